@@ -1,0 +1,219 @@
+"""Engine: runs targets on the graph path or the blueprint VM.
+
+One Engine serves any number of concurrent ``run()`` calls. It holds configuration
+only (solver, executor, bus, resource providers, the optional ResourceManager, the
+blueprint cache); everything that belongs to one run (its id, its open resources, its
+intermediate results) lives in a :class:`RunContext` created by that ``run()`` call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+from ._blueprint import Blueprint, BlueprintBuilder, structure_key
+from ._bus import MessageBus, RunFinished, RunStarted
+from ._errors import CascadeError, TaskError
+from ._graph import LocalExecutor, NativeSolver, Node, build_graph
+from ._resource_manager import ResourceManager
+from ._resources import ResourceProvider, RunResources, close_resource, open_resource
+from ._task import Inject, LazyResult, Task, TailCall
+from ._vm import VirtualMachine
+
+__all__ = ["Engine", "RunContext"]
+
+
+@dataclass(slots=True)
+class RunContext:
+    """State of one run: never shared between runs."""
+
+    run_id: int
+    resources: RunResources
+
+
+class Engine:
+    """Runs Cascade targets. ``connector`` is accepted for Cascade compatibility and
+    reserved for external state backends; this runtime keeps state in memory."""
+
+    def __init__(
+        self,
+        solver: NativeSolver | None = None,
+        executor: LocalExecutor | None = None,
+        bus: MessageBus | None = None,
+        connector: Any = None,
+        resource_manager: ResourceManager | None = None,
+        *,
+        yield_every: int = 1,
+    ) -> None:
+        self.solver = solver or NativeSolver()
+        self.executor = executor or LocalExecutor()
+        self.bus = bus or MessageBus()
+        self.connector = connector
+        self.resource_manager = resource_manager
+        self.providers: dict[str, ResourceProvider] = {}
+        self.builder = BlueprintBuilder()
+        self.vm = VirtualMachine(self, yield_every)
+        self._blueprints: dict[Any, Blueprint] = {}
+        self._task_blueprints: dict[Task, Blueprint] = {}
+        self._run_ids = itertools.count(1)
+
+    # -- configuration ---------------------------------------------------------------
+    def register(self, provider: ResourceProvider) -> None:
+        """Make a ``@resource`` provider available to ``inject(provider.name)``."""
+        if not isinstance(provider, ResourceProvider):
+            raise TypeError(f"register() takes a @resource provider, got {provider!r}")
+        self.providers[provider.name] = provider
+
+    def register_blueprint(self, name: str, target: LazyResult | Task) -> Blueprint:
+        """Compile ``target`` and make it reachable as ``TailCall(target=name)``."""
+        blueprint = self.compile(target)
+        self.vm.register(name, blueprint)
+        return blueprint
+
+    def compile(self, target: LazyResult | Task) -> Blueprint:
+        """The blueprint of ``target``, compiled once per structure and then reused."""
+        if isinstance(target, Task):
+            bp = self._task_blueprints.get(target)
+            if bp is None:
+                bp = self._task_blueprints[target] = self.builder.build(target)
+            return bp
+        key = structure_key(target)
+        if key is None:
+            return self.builder.build(target)
+        bp = self._blueprints.get(key)
+        if bp is None:
+            bp = self._blueprints[key] = self.builder.build(target)
+        return bp
+
+    # -- running ---------------------------------------------------------------------
+    async def run(self, target: Any, *, use_vm: bool = False) -> Any:
+        """Run ``target`` (a LazyResult; any other value is returned as it is) and
+        return its result. Task errors raise :class:`TaskError` naming the task."""
+        if not isinstance(target, LazyResult):
+            return target
+        ctx = RunContext(next(self._run_ids), RunResources(self.providers))
+        bus = self.bus
+        if bus.listening:
+            bus.publish(RunStarted(ctx.run_id, target.task.name, use_vm))
+        ok, error = False, None
+        try:
+            if use_vm:
+                blueprint = self.compile(target)
+                result = await self.vm.run(blueprint, blueprint.initial_inputs(target), ctx)
+            else:
+                result = await self._run_graph(target, ctx)
+            ok = True
+            return result
+        except BaseException as exc:
+            error = repr(exc)
+            raise
+        finally:
+            try:
+                await ctx.resources.close()
+            finally:
+                if bus.listening:
+                    bus.publish(RunFinished(ctx.run_id, target.task.name, ok, error))
+
+    async def _run_graph(self, target: LazyResult, ctx: RunContext) -> Any:
+        """Build, solve and execute; a result that is a LazyResult (or TailCall) is
+        run next in the same loop, so graph-path tail calls do not grow the stack."""
+        current = target
+        while True:
+            graph = build_graph(current)
+            results: dict[int, Any] = {}
+            for stage in self.solver.resolve(graph):
+                if len(stage) == 1:
+                    results[id(stage[0])] = await self._execute_node(stage[0], results, ctx)
+                else:
+                    values = await _gather_or_cancel(
+                        [self._execute_node(node, results, ctx) for node in stage])
+                    for node, value in zip(stage, values):
+                        results[id(node)] = value
+            value = results[id(graph.root)]
+            if isinstance(value, LazyResult):
+                current = value
+            elif type(value) is TailCall:
+                current = _tail_call_as_lazy(current, value)
+            else:
+                return value
+
+    async def _execute_node(self, node: Node, results: dict[int, Any], ctx: RunContext) -> Any:
+        lazy = node.lazy
+        deps = {id(d.lazy): results[id(d)] for d in node.deps}
+        opened: list[tuple[ResourceProvider, Any]] = []
+
+        async def value_of(value: Any) -> Any:
+            if isinstance(value, LazyResult):
+                return deps[id(value)]
+            if isinstance(value, Inject):
+                provider = ctx.resources.provider(value.name)
+                if provider.scope == "run":
+                    return await ctx.resources.get_run_scoped(value.name)
+                gen, live = await open_resource(provider)
+                opened.append((provider, gen))
+                return live
+            return value
+
+        manager = self.resource_manager
+        constraints = lazy.constraints if (lazy.constraints and manager is not None) else None
+        try:
+            args = [await value_of(a) for a in lazy.args]
+            kwargs = {k: await value_of(v) for k, v in lazy.kwargs.items()}
+            for param, name in lazy.task.injected_defaults.items():
+                if param not in kwargs and param not in lazy.task.param_names[: len(args)]:
+                    kwargs[param] = await value_of(Inject(name))
+            if constraints is not None:
+                await manager.acquire(constraints)  # type: ignore[union-attr]
+            try:
+                return await self.executor.execute(lazy.task.fn, lazy.task.is_async, args, kwargs)
+            finally:
+                if constraints is not None:
+                    manager.release(constraints)  # type: ignore[union-attr]
+        except CascadeError:
+            raise
+        except Exception as exc:
+            raise TaskError(lazy.task.name, exc) from exc
+        finally:
+            for provider, gen in reversed(opened):
+                await close_resource(provider, gen)
+
+
+def _tail_call_as_lazy(current: LazyResult, tail: TailCall) -> LazyResult:
+    """On the graph path a TailCall becomes a new LazyResult: same task (or its target)
+    with the named arguments replaced."""
+    target = tail.target
+    if isinstance(target, LazyResult):
+        base = target
+    elif isinstance(target, Task):
+        base = LazyResult(target, (), {})
+    elif target is None:
+        base = current
+    else:
+        raise CascadeError(f"TailCall target {target!r} is only valid on the VM path")
+    bound = base.task.signature.bind_partial(*base.args, **base.kwargs).arguments
+    if target is not None and not isinstance(target, LazyResult):
+        previous = current.task.signature.bind_partial(*current.args, **current.kwargs).arguments
+        bound = {k: v for k, v in previous.items() if k in base.task.signature.parameters}
+    names = base.task.param_names
+    bound.update(zip(names, tail.args))
+    bound.update(tail.kwargs)
+    return LazyResult(base.task, (), dict(bound), base.constraints)
+
+
+async def _gather_or_cancel(coros: list[Any]) -> list[Any]:
+    """Run coroutines concurrently; on the first error cancel the rest and raise it."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        pending = [t for t in tasks if not t.done()]
+        for t in pending:
+            t.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+    for t in tasks:
+        if not t.cancelled() and t.exception() is not None:
+            raise t.exception()  # type: ignore[misc]
+    return [t.result() for t in tasks]

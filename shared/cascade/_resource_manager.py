@@ -1,0 +1,149 @@
+"""ResourceManager: named amounts (``cpu_slot``, ``gpu``...) shared by concurrent calls.
+
+Think of a car park with several kinds of bays: a call asks for some bays of each kind,
+waits at the barrier until they are all free, and gives them back when it leaves. The
+queue at the barrier is strictly first-come first-served, so a car needing many bays is
+not overtaken forever by a stream of cars needing one.
+
+It is not a rate limiter and knows nothing about processes: the cross-process quota is
+built on top of it (a lease per worker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass
+from typing import Mapping
+
+from ._errors import ResourceUnavailable
+
+__all__ = ["ResourceManager", "ResourceStatistics"]
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceStatistics:
+    """A snapshot: total capacity, amounts in use, and how many calls wait."""
+
+    capacity: dict[str, int]
+    in_use: dict[str, int]
+    waiters: int
+
+
+class ResourceManager:
+    """Async acquire/release of named integer amounts, FIFO-fair."""
+
+    def __init__(self, capacity: Mapping[str, int]) -> None:
+        self._capacity: dict[str, int] = {}
+        for name, amount in capacity.items():
+            self._check_amount(name, amount)
+            self._capacity[name] = amount
+        self._in_use: dict[str, int] = {name: 0 for name in self._capacity}
+        self._waiters: deque[tuple[Mapping[str, int], asyncio.Future[None]]] = deque()
+
+    @staticmethod
+    def _check_amount(name: str, amount: object) -> None:
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
+            raise ValueError(f"amount of {name!r} (={amount!r}) must be an int >= 0")
+
+    def _validate(self, amounts: Mapping[str, int]) -> None:
+        for name, amount in amounts.items():
+            self._check_amount(name, amount)
+            if name not in self._capacity:
+                raise ValueError(
+                    f"unknown resource {name!r}; this manager has {sorted(self._capacity)}"
+                )
+            if amount > self._capacity[name]:
+                raise ValueError(
+                    f"request for {amount} of {name!r} exceeds its total capacity "
+                    f"{self._capacity[name]}: it could never be granted"
+                )
+
+    def _fits(self, amounts: Mapping[str, int]) -> bool:
+        in_use, capacity = self._in_use, self._capacity
+        for name, amount in amounts.items():
+            if in_use[name] + amount > capacity[name]:
+                return False
+        return True
+
+    def _take(self, amounts: Mapping[str, int]) -> None:
+        in_use = self._in_use
+        for name, amount in amounts.items():
+            in_use[name] += amount
+
+    def acquire_nowait(self, amounts: Mapping[str, int]) -> None:
+        """Take ``amounts`` now or raise :class:`ResourceUnavailable` (also when others
+        are already queued: jumping the queue would break fairness)."""
+        self._validate(amounts)
+        if self._waiters or not self._fits(amounts):
+            raise ResourceUnavailable(
+                f"cannot take {dict(amounts)} now: in use {self._in_use}, "
+                f"capacity {self._capacity}, {len(self._waiters)} waiting"
+            )
+        self._take(amounts)
+
+    async def acquire(self, amounts: Mapping[str, int]) -> None:
+        """Wait until ``amounts`` can be taken, in arrival order, then take them."""
+        self._validate(amounts)
+        if not self._waiters and self._fits(amounts):
+            self._take(amounts)
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (amounts, future)
+        self._waiters.append(entry)
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release(amounts)  # granted just as we were cancelled: give back
+            else:
+                self._waiters.remove(entry)
+                self._wake()  # our place at the head may have blocked others
+            raise
+
+    def release(self, amounts: Mapping[str, int]) -> None:
+        """Give back amounts taken earlier; wakes waiters that now fit, in order."""
+        in_use = self._in_use
+        for name, amount in amounts.items():
+            left = in_use.get(name, 0) - amount
+            if left < 0:
+                raise ValueError(
+                    f"release of {amount} {name!r} exceeds the {in_use.get(name, 0)} in use"
+                )
+            in_use[name] = left
+        if self._waiters:
+            self._wake()
+
+    def _wake(self) -> None:
+        waiters = self._waiters
+        while waiters:
+            amounts, future = waiters[0]
+            if future.done():  # cancelled while queued
+                waiters.popleft()
+                continue
+            if not self._fits(amounts):
+                return  # strict FIFO: the head blocks everyone behind it
+            waiters.popleft()
+            self._take(amounts)
+            future.set_result(None)
+
+    def set_capacity(self, name: str, amount: int) -> None:
+        """Change the capacity of ``name`` (adding it if new). Lowering it below what is
+        in use is allowed: new grants wait until enough is released."""
+        self._check_amount(name, amount)
+        self._capacity[name] = amount
+        self._in_use.setdefault(name, 0)
+        if self._waiters:
+            self._wake()
+
+    def capacity(self, name: str) -> int:
+        return self._capacity[name]
+
+    def in_use(self, name: str) -> int:
+        return self._in_use[name]
+
+    def waiting(self) -> int:
+        return sum(1 for _, f in self._waiters if not f.done())
+
+    def statistics(self) -> ResourceStatistics:
+        return ResourceStatistics(dict(self._capacity), dict(self._in_use), self.waiting())

@@ -1,0 +1,250 @@
+"""The blueprint VM: runs a compiled Blueprint in a trampoline loop.
+
+A task that returns ``TailCall(...)`` does not recurse: the loop overwrites the named
+input registers and runs the same instructions again, so a million tail calls use the
+memory of one. Every ``yield_every`` tail calls the loop yields to the event loop once,
+so a task that never awaits anything still lets other agents run (1 = every step, as
+fair as a hand-written ``await asyncio.sleep(0)`` loop).
+
+Two loops share this job: :meth:`VirtualMachine._run_single`, for the common blueprint
+of one call whose arguments are exactly its inputs (an agent step), and
+:meth:`VirtualMachine._run_general` for everything else. The first is the hot path.
+Per-run state lives in the locals of one ``run`` call; the VM itself holds only
+configuration and the registry of named blueprints.
+"""
+
+from __future__ import annotations
+
+import types
+from typing import TYPE_CHECKING, Any
+
+from ._blueprint import CONST, INJECT, REG, Blueprint, Instruction
+from ._bus import TaskFinished, TaskStarted
+from ._errors import CascadeError, TaskError
+from ._resources import close_resource, open_resource
+from ._task import LazyResult, Task, TailCall
+
+if TYPE_CHECKING:
+    from ._engine import Engine, RunContext
+
+__all__ = ["VirtualMachine"]
+
+
+@types.coroutine
+def _yield_to_loop() -> Any:
+    """One trip round the event loop: what ``asyncio.sleep(0)`` does, minus its checks."""
+    yield
+
+
+def _is_single_call(bp: Blueprint) -> bool:
+    if len(bp.instructions) != 1:
+        return False
+    ins = bp.instructions[0]
+    n = len(bp.input_names)
+    return not ins.kwargs and ins.args == tuple((REG, i) for i in range(n))
+
+
+class VirtualMachine:
+    """Runs blueprints for one Engine; safe for any number of concurrent runs."""
+
+    def __init__(self, engine: "Engine", yield_every: int = 1) -> None:
+        if not isinstance(yield_every, int) or yield_every < 1:
+            raise ValueError(f"yield_every(={yield_every!r}) must be an int >= 1")
+        self.engine = engine
+        self.yield_every = yield_every
+        self._registry: dict[str, Blueprint] = {}
+
+    def register(self, name: str, blueprint: Blueprint) -> None:
+        """Make ``blueprint`` reachable as ``TailCall(target=name)``."""
+        self._registry[name] = blueprint
+
+    async def run(self, bp: Blueprint, inputs: list[Any], ctx: "RunContext") -> Any:
+        """Run ``bp`` with ``inputs`` until a step returns something that is not a
+        TailCall (or LazyResult); that value is the run's result."""
+        while True:
+            await self._resolve_run_injects(bp, inputs, ctx)
+            if _is_single_call(bp) and not self.engine.bus.listening_tasks and not self._task_injects(bp):
+                switch = await self._run_single(bp, inputs, ctx)
+            else:
+                switch = await self._run_general(bp, inputs, ctx)
+            if not isinstance(switch, _Switch):
+                return switch
+            bp, inputs = self._switch(bp, inputs, switch.tail)
+
+    # -- the hot loop -------------------------------------------------------------
+    async def _run_single(self, bp: Blueprint, inputs: list[Any], ctx: "RunContext") -> Any:
+        ins = bp.instructions[0]
+        fn, is_async, name = ins.task.fn, ins.task.is_async, ins.task.name
+        index = bp.input_index
+        manager = self.engine.resource_manager
+        constraints = ins.constraints if (ins.constraints and manager is not None) else None
+        yield_every = self.yield_every
+        countdown = yield_every
+        try:
+            while True:
+                if constraints is None:
+                    result = fn(*inputs)
+                    if is_async:
+                        result = await result
+                else:
+                    await manager.acquire(constraints)  # type: ignore[union-attr]
+                    try:
+                        result = fn(*inputs)
+                        if is_async:
+                            result = await result
+                    finally:
+                        manager.release(constraints)  # type: ignore[union-attr]
+                if type(result) is not TailCall:
+                    if isinstance(result, LazyResult):
+                        return _Switch(TailCall(target=result))
+                    return result
+                if result.target is not None:
+                    return _Switch(result)
+                if result.kwargs:
+                    try:
+                        for key, value in result.kwargs.items():
+                            inputs[index[key]] = value
+                    except KeyError:
+                        self._apply(bp, inputs, result)  # raises the named error
+                if result.args:
+                    inputs[: len(result.args)] = result.args
+                countdown -= 1
+                if not countdown:
+                    countdown = yield_every
+                    await _yield_to_loop()
+        except CascadeError:
+            raise
+        except Exception as exc:
+            raise TaskError(name, exc) from exc
+
+    # -- the general loop ---------------------------------------------------------
+    async def _run_general(self, bp: Blueprint, inputs: list[Any], ctx: "RunContext") -> Any:
+        n_in = len(inputs)
+        regs = inputs + [None] * (bp.n_registers - n_in)
+        countdown = self.yield_every
+        bus = self.engine.bus
+        while True:
+            for ins in bp.instructions:
+                if bus.listening_tasks:
+                    bus.publish(TaskStarted(ctx.run_id, ins.task.name))
+                regs[ins.out] = await self._call(ins, regs, ctx)
+                if bus.listening_tasks:
+                    bus.publish(TaskFinished(ctx.run_id, ins.task.name, True))
+                if type(regs[ins.out]) is TailCall and ins is not bp.instructions[-1]:
+                    raise CascadeError(f"task {ins.task.name!r} returned a TailCall but is not "
+                                       f"the root of its blueprint; only the root may tail-call")
+            result = regs[bp.instructions[-1].out]
+            if type(result) is not TailCall:
+                if isinstance(result, LazyResult):
+                    return _Switch(TailCall(target=result))
+                return result
+            if result.target is not None:
+                inputs[:] = regs[:n_in]
+                return _Switch(result)
+            self._apply(bp, regs, result)
+            for i in range(n_in, bp.n_registers):
+                regs[i] = None
+            countdown -= 1
+            if not countdown:
+                countdown = self.yield_every
+                await _yield_to_loop()
+
+    async def _call(self, ins: Instruction, regs: list[Any], ctx: "RunContext") -> Any:
+        opened: list[tuple[Any, Any]] = []
+        manager = self.engine.resource_manager
+        constraints = ins.constraints if (ins.constraints and manager is not None) else None
+        try:
+            args = [await self._operand(op, regs, ctx, opened) for op in ins.args]
+            kwargs = {k: await self._operand(op, regs, ctx, opened) for k, op in ins.kwargs}
+            if constraints is not None:
+                await manager.acquire(constraints)  # type: ignore[union-attr]
+            try:
+                result = ins.task.fn(*args, **kwargs)
+                if ins.task.is_async:
+                    result = await result
+            finally:
+                if constraints is not None:
+                    manager.release(constraints)  # type: ignore[union-attr]
+        except CascadeError:
+            raise
+        except Exception as exc:
+            raise TaskError(ins.task.name, exc) from exc
+        finally:
+            for provider, gen in reversed(opened):
+                await close_resource(provider, gen)
+        return result
+
+    async def _operand(self, op: tuple[int, Any], regs: list[Any], ctx: "RunContext",
+                       opened: list[tuple[Any, Any]]) -> Any:
+        kind, value = op
+        if kind == REG:
+            return regs[value]
+        if kind == CONST:
+            return value
+        provider = ctx.resources.provider(value)
+        if provider.scope == "run":
+            return await ctx.resources.get_run_scoped(value)
+        gen, live = await open_resource(provider)
+        opened.append((provider, gen))
+        return live
+
+    def _task_injects(self, bp: Blueprint) -> bool:
+        return any(not self._is_run_scoped(name) for name in bp.input_injects.values())
+
+    def _is_run_scoped(self, name: str) -> bool:
+        provider = self.engine.providers.get(name)
+        return provider is not None and provider.scope == "run"
+
+    async def _resolve_run_injects(self, bp: Blueprint, inputs: list[Any], ctx: "RunContext") -> None:
+        for register, name in bp.input_injects.items():
+            if ctx.resources.provider(name).scope == "run":
+                inputs[register] = await ctx.resources.get_run_scoped(name)
+
+    # -- tail calls -----------------------------------------------------------------
+    @staticmethod
+    def _apply(bp: Blueprint, regs: list[Any], tail: TailCall) -> None:
+        for key, value in tail.kwargs.items():
+            try:
+                regs[bp.input_index[key]] = value
+            except KeyError:
+                raise CascadeError(f"TailCall names {key!r}, which is not an input of "
+                                   f"{bp.name}(); inputs: {list(bp.input_names)}") from None
+        if tail.args:
+            if len(tail.args) > len(bp.input_names):
+                raise CascadeError(f"TailCall gives {len(tail.args)} positional values; "
+                                   f"{bp.name}() has {len(bp.input_names)} inputs")
+            regs[: len(tail.args)] = tail.args
+
+    def _switch(self, bp: Blueprint, inputs: list[Any], tail: TailCall) -> tuple[Blueprint, list[Any]]:
+        """The blueprint and inputs a TailCall with a target continues with. Inputs the
+        TailCall does not name keep their values by name across the switch."""
+        carried = dict(zip(bp.input_names, inputs))
+        target = tail.target
+        if isinstance(target, LazyResult):
+            new = self.engine.compile(target)
+            values = new.initial_inputs(target, tail.kwargs)
+        else:
+            if isinstance(target, str):
+                try:
+                    new = self._registry[target]
+                except KeyError:
+                    raise CascadeError(f"TailCall target {target!r} is not a registered "
+                                       f"blueprint; registered: {sorted(self._registry)}") from None
+            elif isinstance(target, Task):
+                new = self.engine.compile(target)
+            else:
+                raise CascadeError(f"TailCall target must be a Task, LazyResult or registered "
+                                   f"name, got {target!r}")
+            values = new.initial_inputs(None, tail.kwargs, carried)
+        if tail.args:
+            values[: len(tail.args)] = tail.args
+        return new, values
+
+
+class _Switch:
+    """Internal: the run continues on another blueprint."""
+
+    __slots__ = ("tail",)
+
+    def __init__(self, tail: TailCall) -> None:
+        self.tail = tail
