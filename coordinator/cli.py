@@ -1,0 +1,105 @@
+"""``sim-coordinator``: run a sharded firefly simulation.
+
+Parses and validates options (typer), then hands a RunConfig to a Session. Exit
+codes: 0 normal end, 2 bad option, 1 error, 3 a worker was lost, 130 Ctrl-C,
+143 SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from typing import Optional
+
+import typer
+
+from shared.grid import parse_grid
+
+from .config import DEFAULT_GRID, ConfigError, RunConfig, default_workers
+from .session import Session
+
+__all__ = ["main", "app"]
+
+app = typer.Typer(add_completion=False, rich_markup_mode=None)
+
+
+def _kicks(text: str) -> tuple[int, ...]:
+    if not text:
+        return ()
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"{text!r}: give cell ids separated by commas, like 0,17") from None
+
+
+@app.command()
+def run(
+    workers: int = typer.Option(default_workers(), "--workers", "-w",
+                                help="worker processes (shards); default: the number of cores"),
+    grid: str = typer.Option(f"{DEFAULT_GRID[0]}x{DEFAULT_GRID[1]}", "--grid", "-g",
+                             help="grid size WxH, or N for NxN (one agent per cell)"),
+    period: float = typer.Option(2.0, help="flash period P in seconds"),
+    nudge: float = typer.Option(0.25, help="phase advance ε (seconds) per neighbour flash"),
+    refractory: Optional[float] = typer.Option(
+        None, help="refractory time r in seconds: flashes seen before it are ignored [default: 0.2*period]"),
+    duration: float = typer.Option(30.0, "--duration", "-d", help="seconds to run; 0 = until Ctrl-C"),
+    seed: int = typer.Option(1, help="random seed: initial phases and reset jitter"),
+    fps: float = typer.Option(30.0, help="frames (telemetry) per second per shard"),
+    headless: bool = typer.Option(False, "--headless", help="no live view: plain status lines only"),
+    log_dir: str = typer.Option("runs", "--log-dir", help="each run writes a new run directory inside this one"),
+    init: str = typer.Option("random", help="initial phases: random (uniform in [0, P)) or zero"),
+    kick: str = typer.Option("", help="cells (comma-separated ids y*W+x) that start at phase P: they flash first"),
+    trace_signals: bool = typer.Option(False, "--trace-signals",
+                                       help="write every signal to signals-K.jsonl (small grids only)"),
+    transport: str = typer.Option("ipc", help="ipc (default) or tcp on 127.0.0.1"),
+    limit: Optional[int] = typer.Option(None, help="global cap on agent steps in flight across all shards"),
+    show_shards: bool = typer.Option(False, "--show-shards", help="live view: draw shard borders"),
+    view_fps: float = typer.Option(20.0, "--view-fps", help="live view: redraws per second at most"),
+    log_level: str = typer.Option("WARNING", help="coordinator log level"),
+) -> None:
+    """Run pulse-coupled fireflies on a torus, split into shards over worker processes.
+
+    Prints the run directory, then one status line per second (elapsed, order
+    parameter R, flashes/s, slowest shard FPS, worst p99 flash lateness), then a
+    summary. Logs (docs/logs.md) land in the run directory.
+    """
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    try:
+        config = RunConfig(
+            workers=workers, grid=_grid(grid), period=period, nudge=nudge, refractory=refractory,
+            duration=duration, seed=seed, fps=fps, headless=headless, log_dir=log_dir, init=init,
+            kicks=_kicks(kick), trace_signals=trace_signals, transport=transport, limit=limit,
+            show_shards=show_shards, view_fps=view_fps)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    code = asyncio.run(_run(config))
+    raise typer.Exit(code)
+
+
+def _grid(text: str) -> tuple[int, int]:
+    try:
+        g = parse_grid(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--grid") from None
+    return (g.width, g.height)
+
+
+async def _run(config: RunConfig) -> int:
+    def out(line: str) -> None:
+        print(line, flush=True)
+
+    try:
+        return await Session(config, out=out).run()
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""RunConfig: every option of a run, validated in one place.
+
+Errors name the bad value and how to fix it; the CLI turns them into one-line
+messages. Defaults are documented in docs/defaults.md (chosen by measurement).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from shared.grid import Grid
+from shared.model import INIT_MODES, FireflyParams
+
+__all__ = ["RunConfig", "ConfigError", "DEFAULT_GRID", "default_workers"]
+
+DEFAULT_GRID = (64, 64)
+
+
+class ConfigError(ValueError):
+    """An option value the simulator cannot run with; the message says which and why."""
+
+
+def default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    workers: int = field(default_factory=default_workers)
+    grid: tuple[int, int] = DEFAULT_GRID
+    period: float = 2.0
+    nudge: float = 0.25
+    refractory: float | None = None
+    reset_jitter: float = 0.1
+    duration: float = 30.0
+    seed: int = 1
+    fps: float = 30.0
+    report_interval: float = 1.0
+    headless: bool = True
+    log_dir: str = "runs"
+    init: str = "random"
+    kicks: tuple[int, ...] = ()
+    trace_signals: bool = False
+    transport: str = "ipc"
+    limit: int | None = None
+    yield_every: int = 16
+    heartbeat_timeout: float = 5.0
+    show_shards: bool = False
+    view_fps: float = 20.0
+
+    def __post_init__(self) -> None:
+        w, h = self.grid
+        try:
+            grid = Grid(w, h)
+        except ValueError as exc:
+            raise ConfigError(f"--grid: {exc}") from None
+        if not isinstance(self.workers, int) or self.workers < 1:
+            raise ConfigError(f"--workers {self.workers}: must be at least 1")
+        if self.workers > grid.cells:
+            raise ConfigError(f"--workers {self.workers}: more workers than the {grid.cells} cells "
+                              f"of a {w}x{h} grid; use at most {grid.cells} or a larger --grid")
+        try:
+            self.params()
+        except ValueError as exc:
+            raise ConfigError(f"model: {exc} (see --period/--nudge/--refractory)") from None
+        if not (math.isfinite(self.duration) and self.duration >= 0):
+            raise ConfigError(f"--duration {self.duration}: must be >= 0 seconds (0 = until Ctrl-C)")
+        if not (math.isfinite(self.fps) and 0 < self.fps <= 1000):
+            raise ConfigError(f"--fps {self.fps}: must be > 0 and <= 1000")
+        if not (math.isfinite(self.report_interval) and 0.05 <= self.report_interval <= 3600):
+            raise ConfigError(f"report interval {self.report_interval}: must be within [0.05, 3600] s")
+        if self.init not in INIT_MODES:
+            raise ConfigError(f"--init {self.init!r}: must be one of {', '.join(INIT_MODES)}")
+        for cell in self.kicks:
+            if not 0 <= cell < grid.cells:
+                raise ConfigError(f"--kick {cell}: not a cell of the {grid.cells}-cell grid (0..{grid.cells - 1})")
+        if self.transport not in ("ipc", "tcp"):
+            raise ConfigError(f"--transport {self.transport!r}: must be ipc or tcp")
+        if self.limit is not None and (not isinstance(self.limit, int) or self.limit < 1):
+            raise ConfigError(f"--limit {self.limit}: must be at least 1 (leave it out for no quota)")
+        if not isinstance(self.yield_every, int) or self.yield_every < 1:
+            raise ConfigError(f"yield_every {self.yield_every}: must be at least 1")
+        if not (math.isfinite(self.view_fps) and 0 < self.view_fps <= 120):
+            raise ConfigError(f"--view-fps {self.view_fps}: must be > 0 and <= 120")
+
+    @property
+    def agents(self) -> int:
+        return self.grid[0] * self.grid[1]
+
+    def params(self) -> FireflyParams:
+        return FireflyParams(self.period, self.nudge, self.refractory, self.reset_jitter, self.seed)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["grid"] = list(self.grid)
+        out["kicks"] = list(self.kicks)
+        out["refractory"] = self.params().refractory_s
+        return out

@@ -1,0 +1,176 @@
+"""Clocks that agents wait through: real time or deterministic lock-step.
+
+An agent never calls asyncio timers itself. It asks the clock for an *alarm*: a
+future that resolves with the simulated time at which the alarm was due. A signal
+from a neighbour *moves* a pending alarm (earlier, when nudged) or rings it at once,
+without waking the agent's coroutine: the cheapest way to deliver a nudge.
+
+* :class:`RealTimeClock`: simulated time is the event loop's monotonic time minus
+  ``t0`` (the start barrier). On Linux that clock is shared by all processes of the
+  host, so times in messages between shards are comparable.
+* :class:`LockstepClock`: simulated time only moves when a test or driver calls
+  :meth:`LockstepClock.advance`; alarms ring in (time, key) order. Deterministic.
+
+Both keep one alarm slot per key (agent index 0..n-1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+from typing import Any, Callable
+
+__all__ = ["RealTimeClock", "LockstepClock"]
+
+
+class RealTimeClock:
+    """Alarms on the running event loop's timer heap; sim time = loop.time() - t0."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, t0: float, n_keys: int) -> None:
+        self.loop = loop
+        self.t0 = t0
+        self._time = loop.time
+        self._futures: list[asyncio.Future[Any] | None] = [None] * n_keys
+        self._handles: list[asyncio.TimerHandle | None] = [None] * n_keys
+        self._due = [0.0] * n_keys
+
+    def now(self) -> float:
+        return self._time() - self.t0
+
+    def alarm(self, key: int, due: float) -> asyncio.Future[Any]:
+        """A future resolving with ``due`` once sim time reaches ``due``."""
+        fut = self.loop.create_future()
+        self._futures[key] = fut
+        self._due[key] = due
+        self._handles[key] = self.loop.call_at(due + self.t0, self._ring, key)
+        return fut
+
+    def pending(self, key: int) -> bool:
+        return self._futures[key] is not None
+
+    def move(self, key: int, due: float, now: float) -> None:
+        """Re-time a pending alarm; one that is due by ``now`` rings at once with
+        ``now`` (never before the signal that moved it)."""
+        handle = self._handles[key]
+        if handle is not None:
+            handle.cancel()
+        if due <= now:
+            fut = self._futures[key]
+            self._futures[key] = None
+            self._handles[key] = None
+            if fut is not None and not fut.done():
+                fut.set_result(now)
+            return
+        self._due[key] = due
+        self._handles[key] = self.loop.call_at(due + self.t0, self._ring, key)
+
+    def _ring(self, key: int) -> None:
+        due = self._due[key]
+        if self._time() - self.t0 < due:  # loops with coarse timers (uvloop) fire early
+            self._handles[key] = self.loop.call_at(due + self.t0, self._ring, key)
+            return
+        fut = self._futures[key]
+        self._futures[key] = None
+        self._handles[key] = None
+        if fut is not None and not fut.done():
+            fut.set_result(due)
+
+    def stop_all(self) -> int:
+        """Ring every pending alarm with ``None`` (meaning: stop). Returns how many."""
+        n = 0
+        for key, fut in enumerate(self._futures):
+            handle = self._handles[key]
+            if handle is not None:
+                handle.cancel()
+                self._handles[key] = None
+            if fut is not None:
+                self._futures[key] = None
+                if not fut.done():
+                    fut.set_result(None)
+                    n += 1
+        return n
+
+
+class LockstepClock:
+    """Simulated time that advances only when told to; for deterministic runs/tests."""
+
+    def __init__(self, n_keys: int, start: float = 0.0) -> None:
+        self._now = start
+        self._futures: list[asyncio.Future[Any] | None] = [None] * n_keys
+        self._due = [0.0] * n_keys
+        self._version = [0] * n_keys
+        self._heap: list[tuple[float, int, int]] = []  # (due, key, version)
+        self._callbacks: list[tuple[float, int, Callable[[], None]]] = []
+        self._seq = 0
+
+    def now(self) -> float:
+        return self._now
+
+    def alarm(self, key: int, due: float) -> asyncio.Future[Any]:
+        fut = asyncio.get_running_loop().create_future()
+        self._futures[key] = fut
+        self._set(key, due)
+        return fut
+
+    def pending(self, key: int) -> bool:
+        return self._futures[key] is not None
+
+    def _set(self, key: int, due: float) -> None:
+        self._version[key] += 1
+        self._due[key] = due
+        heapq.heappush(self._heap, (due, key, self._version[key]))
+
+    def move(self, key: int, due: float, now: float) -> None:
+        if due <= now:
+            self._version[key] += 1
+            fut = self._futures[key]
+            self._futures[key] = None
+            if fut is not None and not fut.done():
+                fut.set_result(now)
+            return
+        self._set(key, due)
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> None:
+        """Run ``callback`` when sim time reaches ``when`` (for frame loops in tests)."""
+        self._seq += 1
+        heapq.heappush(self._callbacks, (when, self._seq, callback))
+
+    async def advance(self, to: float, *, settle: int = 3) -> None:
+        """Move time to ``to``, ringing due alarms in (due, key) order; after each
+        ring the event loop runs ``settle`` turns so woken agents act before time
+        moves on."""
+        heap = self._heap
+        while True:
+            next_alarm = heap[0][0] if heap else float("inf")
+            next_cb = self._callbacks[0][0] if self._callbacks else float("inf")
+            if min(next_alarm, next_cb) > to:
+                break
+            if next_cb <= next_alarm:
+                when, _, callback = heapq.heappop(self._callbacks)
+                self._now = max(self._now, when)
+                callback()
+            else:
+                due, key, version = heapq.heappop(heap)
+                if version != self._version[key] or self._futures[key] is None:
+                    continue
+                self._now = max(self._now, due)
+                fut = self._futures[key]
+                self._futures[key] = None
+                if not fut.done():  # type: ignore[union-attr]
+                    fut.set_result(due)  # type: ignore[union-attr]
+            for _ in range(settle):
+                await asyncio.sleep(0)
+        self._now = max(self._now, to)
+        for _ in range(settle):
+            await asyncio.sleep(0)
+
+    def stop_all(self) -> int:
+        n = 0
+        for key, fut in enumerate(self._futures):
+            if fut is not None:
+                self._futures[key] = None
+                self._version[key] += 1
+                if not fut.done():
+                    fut.set_result(None)
+                    n += 1
+        return n

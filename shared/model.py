@@ -1,0 +1,87 @@
+"""Parameters of the firefly model (DESIGN §4) and the run's initial phases.
+
+The model: phase φ grows at 1 per simulated second; at φ = P the agent flashes,
+signals its Moore neighbours and resets φ to a draw from U(0, reset_jitter). While
+φ < r (refractory) an incoming flash is discarded; otherwise it advances φ by ε and,
+if that reaches P, the agent flashes at once.
+
+This module holds parameters and initial conditions only; the agents live in the
+worker.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+__all__ = ["FireflyParams", "initial_phases", "INIT_MODES"]
+
+INIT_MODES = ("random", "zero")
+
+
+@dataclass(frozen=True, slots=True)
+class FireflyParams:
+    """Model parameters, in seconds of simulated time."""
+
+    period: float = 5.0
+    nudge: float = 0.25
+    refractory: float | None = None  # None: 0.2 * period
+    reset_jitter: float = 0.1
+    seed: int = 1
+
+    def __post_init__(self) -> None:
+        _positive("period", self.period)
+        if not (math.isfinite(self.nudge) and 0.0 < self.nudge <= self.period):
+            raise ValueError(f"nudge(={self.nudge}) must be > 0 and <= period(={self.period})")
+        if self.refractory is not None and not (
+            math.isfinite(self.refractory) and 0.0 <= self.refractory < self.period
+        ):
+            raise ValueError(
+                f"refractory(={self.refractory}) must be >= 0 and < period(={self.period})")
+        if not (math.isfinite(self.reset_jitter) and 0.0 <= self.reset_jitter < self.period):
+            raise ValueError(f"reset_jitter(={self.reset_jitter}) must be >= 0 and < period")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed(={self.seed!r}) must be an int >= 0")
+
+    @property
+    def refractory_s(self) -> float:
+        return 0.2 * self.period if self.refractory is None else self.refractory
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["refractory"] = self.refractory_s
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "FireflyParams":
+        return cls(float(data["period"]), float(data["nudge"]), float(data["refractory"]),
+                   float(data["reset_jitter"]), int(data["seed"]))
+
+
+def _positive(name: str, value: float) -> None:
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        raise ValueError(f"{name}(={value!r}) must be a finite number > 0")
+
+
+def initial_phases(n_cells: int, params: FireflyParams, init: str = "random",
+                   kicks: Sequence[int] = ()) -> np.ndarray:
+    """Initial phase of every cell of the grid (global cell id order).
+
+    Drawn from the run's seed over the whole grid, so a cell starts with the same
+    phase whatever the number of shards. ``kicks`` start at φ = P: they flash as soon
+    as the run starts.
+    """
+    if init == "random":
+        phases = np.random.default_rng(params.seed).uniform(0.0, params.period, n_cells)
+    elif init == "zero":
+        phases = np.zeros(n_cells)
+    else:
+        raise ValueError(f"init(={init!r}) must be one of {INIT_MODES}")
+    for cell in kicks:
+        if not 0 <= cell < n_cells:
+            raise ValueError(f"kick cell {cell} is outside the grid's {n_cells} cells")
+        phases[cell] = params.period
+    return phases

@@ -1,0 +1,127 @@
+"""The shard's fireflies: their state, the signal rule, and the agent task.
+
+Each agent is one long-lived Cascade VM task (:func:`firefly_agent`) that loops by
+``TailCall``: wait on the clock for the moment its phase reaches P, flash, repeat.
+Its state lives in :class:`ShardAgents` as flat arrays indexed by local agent number:
+``epoch[i]`` is the simulated time at which agent i's phase was 0, so
+``phase(t) = t - epoch[i]`` and the next flash is due at ``epoch[i] + P``. A nudge of
+ε moves ``epoch[i]`` back by ε and moves the agent's pending alarm; it does not wake
+the agent's coroutine unless the nudge makes it flash.
+
+This is the simulator's hot path: plain attribute and list access, no allocation per
+signal beyond the clock's timer.
+"""
+
+from __future__ import annotations
+
+import random
+from array import array
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from shared import cascade as cs
+from shared.model import FireflyParams
+from shared.partition import ShardLayout
+
+from .metrics import ShardMetrics
+
+__all__ = ["ShardAgents", "firefly_agent"]
+
+
+class ShardAgents:
+    """State and rules of every agent of one shard (DESIGN §4)."""
+
+    def __init__(self, layout: ShardLayout, params: FireflyParams, clock: Any,
+                 initial_phase: Sequence[float], metrics: ShardMetrics, *,
+                 send_edge: Callable[[int, float, tuple[int, ...]], None] | None = None,
+                 trace: Callable[[float, int, int, str], None] | None = None) -> None:
+        n = len(layout.cells)
+        if len(initial_phase) != n:
+            raise ValueError(f"{len(initial_phase)} initial phases for {n} agents")
+        self.layout = layout
+        self.n = n
+        self.period = params.period
+        self.nudge = params.nudge
+        self.refractory = params.refractory_s
+        self.jitter = params.reset_jitter
+        self.clock = clock
+        self.metrics = metrics
+        self.counters = metrics.counters
+        self.cells = layout.cells
+        self.local_neighbours = layout.local_neighbours
+        self.outgoing = layout.outgoing
+        self.send_edge = send_edge
+        self.trace = trace
+        # phase(t) = t - epoch, agents start at t = 0 with their initial phase.
+        self.epoch = array("d", (-float(p) for p in initial_phase))
+        self.epoch_view = np.frombuffer(self.epoch, dtype=np.float64)
+        self.rng = random.Random(params.seed * 1_000_003 + layout.shard.index)
+        self.flashed: list[int] = []  # local indices flashed since the last frame
+
+    def due(self, i: int) -> float:
+        return self.epoch[i] + self.period
+
+    def wait_flash(self, i: int) -> Any:
+        """Awaitable resolving with the sim time the flash was due (None: stop)."""
+        return self.clock.alarm(i, self.epoch[i] + self.period)
+
+    def flash(self, i: int, t_due: float) -> None:
+        """Agent i flashes: record lateness, reset its phase, signal its neighbours."""
+        clock = self.clock
+        now = clock.now()
+        self.metrics.flash_lateness.record((now - t_due) * 1000.0)
+        # The phase after a flash is U(0, jitter), counted from the due moment so the
+        # model's time stays exact whatever the processing lateness.
+        self.epoch[i] = t_due - self.rng.random() * self.jitter
+        counters = self.counters
+        counters.flashes += 1
+        self.flashed.append(i)
+        neighbours = self.local_neighbours[i]
+        counters.local_signals += len(neighbours)
+        signal = self.signal
+        trace = self.trace
+        for j in neighbours:
+            if trace is not None:
+                trace(now, self.cells[i], self.cells[j], "local")
+            signal(j, now)
+        shards = self.outgoing[i]
+        if shards and self.send_edge is not None:
+            self.send_edge(self.cells[i], now, shards)
+
+    def signal(self, j: int, now: float) -> None:
+        """A flash reaches agent j at sim time ``now``."""
+        epoch = self.epoch
+        if now - epoch[j] < self.refractory:
+            self.counters.signals_ignored_refractory += 1
+            return
+        clock = self.clock
+        if not clock.pending(j):
+            return  # already due and about to flash (or stopped): nothing to nudge
+        due = epoch[j] - self.nudge + self.period
+        if due <= now:
+            epoch[j] = now - self.period  # its phase reaches P exactly now
+        else:
+            epoch[j] = due - self.period
+        clock.move(j, due, now)
+
+    def phases(self, now: float) -> np.ndarray:
+        """Every agent's phase at ``now`` in [0, P) (for the order parameter)."""
+        return np.mod(now - self.epoch_view, self.period)
+
+    def take_flashed(self) -> list[int]:
+        """Global cell ids flashed since the last call."""
+        flashed, self.flashed = self.flashed, []
+        cells = self.cells
+        return [cells[i] for i in flashed]
+
+
+@cs.task(name="firefly_agent")
+async def firefly_agent(agent: int, flashes: int = 0, shard: Any = cs.inject("shard")) -> int:
+    """One firefly: wait for its flash, flash, tail-call. Returns its flash count
+    when the shard stops it."""
+    t_due = await shard.wait_flash(agent)
+    if t_due is None:
+        return flashes
+    shard.flash(agent, t_due)
+    return cs.TailCall(flashes=flashes + 1)

@@ -1,0 +1,127 @@
+"""The shard's frame loop: telemetry at ``--fps`` and one log line per interval.
+
+Frame f is due at sim time f / fps. Each frame measures how late it started
+(``frame_lateness_ms``), computes the shard's partial order parameter Z_s over all its
+agents (numpy over the agents' epoch array, zero-copy), and ships
+``frame [shard, f, t, Re Z_s, Im Z_s, N_s, flashed cells]`` to the coordinator. A frame
+that is more than one period late is skipped, not queued: ``fps`` then shows it.
+Every ``report_interval`` seconds the loop appends a JSON line to ``shard-K.jsonl``
+(docs/logs.md) and sends the same line to the coordinator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import logging
+import math
+import time
+from array import array
+from typing import IO, Any, Callable
+
+import zmq
+
+from shared import protocol
+from shared.order import partial_order
+from shared.zmqio import send_nowait
+
+from .agents import ShardAgents
+from .metrics import ShardMetrics
+
+__all__ = ["FrameLoop"]
+
+log = logging.getLogger(__name__)
+
+
+class FrameLoop:
+    """Runs until ``stop`` is set; writes the final partial interval on the way out."""
+
+    def __init__(self, clock: Any, agents: ShardAgents, metrics: ShardMetrics,
+                 telemetry: zmq.Socket, log_file: IO[str], *, fps: float,
+                 report_interval: float, extra: Callable[[], dict[str, Any]] | None = None) -> None:
+        self.clock = clock
+        self.agents = agents
+        self.metrics = metrics
+        self.telemetry = telemetry
+        self.log_file = log_file
+        self.fps = fps
+        self.report_interval = report_interval
+        self.extra = extra
+        self.shard = agents.layout.shard.index
+        self.telemetry_dropped = 0
+        self.frames_skipped = 0
+        self.gc_ms = 0.0
+        self.last_line: dict[str, Any] | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        clock, fps = self.clock, self.fps
+        frame = 1
+        next_report = self.report_interval
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                due = frame / fps
+                delay = due - clock.now()
+                if delay > 0:
+                    await asyncio.wait([stopper], timeout=delay)
+                    if stop.is_set():
+                        break
+                now = clock.now()
+                self.metrics.frame_lateness.record((now - due) * 1000.0)
+                self._send_frame(frame, now)
+                self.metrics.frames += 1
+                frame += 1
+                behind = math.floor(now * fps) + 1
+                if behind > frame:  # more than a frame late: skip, don't queue up
+                    self.frames_skipped += behind - frame
+                    frame = behind
+                if now >= next_report:
+                    self.report(now)
+                    next_report += self.report_interval
+                    if next_report <= now:
+                        next_report = now + self.report_interval
+        finally:
+            stopper.cancel()
+        self.report(clock.now())
+
+    def _send_frame(self, frame: int, now: float) -> None:
+        zre, zim = partial_order(self.agents.phases(now), self.agents.period)
+        flashed = array("i", self.agents.take_flashed()).tobytes()
+        message = protocol.encode("frame", self.shard, frame, now, zre, zim, self.agents.n, flashed)
+        if not send_nowait(self.telemetry, message):
+            self.telemetry_dropped += 1
+
+    def report(self, now: float) -> dict[str, Any]:
+        """Write (and send) one shard log line covering the interval since the last."""
+        start = time.perf_counter()
+        gc.collect(0)  # automatic collection is off during the run (see docs/worker.md)
+        self.gc_ms += (time.perf_counter() - start) * 1000.0
+        interval = self.metrics.take_interval()
+        line: dict[str, Any] = {
+            "v": 1,
+            "shard": self.shard,
+            "t": round(now, 3),
+            "interval_s": round(interval.pop("interval_s"), 3),
+            "agents": self.agents.n,
+        }
+        line["fps"] = round(interval["frames"] / line["interval_s"], 2) if line["interval_s"] else 0.0
+        line.update(interval)
+        line["links"] = {
+            str(s): {"sent": self.metrics.links_sent[s], "received": self.metrics.links_received[s],
+                     "dropped": self.metrics.links_dropped[s]}
+            for s in self.metrics.links_sent
+        }
+        line["link_gaps"] = self.metrics.link_gaps
+        line["telemetry_dropped"] = self.telemetry_dropped
+        line["frames_skipped"] = self.frames_skipped
+        line["process"]["gc_ms"] = round(self.gc_ms, 3)
+        self.gc_ms = 0.0
+        if self.extra is not None:
+            line.update(self.extra())
+        self.log_file.write(json.dumps(line, separators=(",", ":")) + "\n")
+        self.log_file.flush()
+        if not send_nowait(self.telemetry, protocol.encode("report", self.shard, line)):
+            self.telemetry_dropped += 1
+        self.last_line = line
+        return line
