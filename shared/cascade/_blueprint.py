@@ -172,7 +172,7 @@ def structure_key(target: LazyResult) -> Hashable | None:
     differ: they are inputs), or None when the structure cannot be hashed."""
     try:
         return _key(target, True)
-    except TypeError:
+    except (TypeError, RecursionError):  # unhashable literal; or too deep (build says so)
         return None
 
 

@@ -97,20 +97,25 @@ class ResourceManager:
             if future.done() and not future.cancelled():
                 self.release(amounts)  # granted just as we were cancelled: give back
             else:
-                self._waiters.remove(entry)
+                try:
+                    self._waiters.remove(entry)
+                except ValueError:
+                    pass  # already dropped by _wake(), which skips cancelled entries
                 self._wake()  # our place at the head may have blocked others
             raise
 
     def release(self, amounts: Mapping[str, int]) -> None:
         """Give back amounts taken earlier; wakes waiters that now fit, in order."""
         in_use = self._in_use
+        for name, amount in amounts.items():  # check all first: a bad release changes nothing
+            self._check_amount(name, amount)
+            if name not in in_use:
+                raise ValueError(f"release of unknown resource {name!r}; this manager has "
+                                 f"{sorted(self._capacity)}")
+            if amount > in_use[name]:
+                raise ValueError(f"release of {amount} {name!r} exceeds the {in_use[name]} in use")
         for name, amount in amounts.items():
-            left = in_use.get(name, 0) - amount
-            if left < 0:
-                raise ValueError(
-                    f"release of {amount} {name!r} exceeds the {in_use.get(name, 0)} in use"
-                )
-            in_use[name] = left
+            in_use[name] -= amount
         if self._waiters:
             self._wake()
 

@@ -12,6 +12,7 @@ Providers are registered on an Engine (configuration); the open instances live i
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from dataclasses import dataclass
@@ -72,12 +73,13 @@ async def close_resource(provider: ResourceProvider, gen: Any) -> None:
 class RunResources:
     """The resources one run has opened, closed together when the run ends."""
 
-    __slots__ = ("_providers", "_values", "_open")
+    __slots__ = ("_providers", "_values", "_open", "_opening")
 
     def __init__(self, providers: dict[str, ResourceProvider]) -> None:
         self._providers = providers
         self._values: dict[str, Any] = {}
         self._open: list[tuple[ResourceProvider, Any]] = []
+        self._opening: dict[str, asyncio.Lock] = {}  # async providers being opened
 
     def provider(self, name: str) -> ResourceProvider:
         try:
@@ -95,7 +97,17 @@ class RunResources:
         except KeyError:
             pass
         provider = self.provider(name)
-        gen, value = await open_resource(provider)
+        if not provider.is_async:  # opens without suspending: no other task can race us
+            return self._register(name, provider, *await open_resource(provider))
+        # An async provider suspends while opening: concurrent tasks of this run that
+        # inject it must wait for that one instance, not open a second.
+        lock = self._opening.setdefault(name, asyncio.Lock())
+        async with lock:
+            if name in self._values:
+                return self._values[name]
+            return self._register(name, provider, *await open_resource(provider))
+
+    def _register(self, name: str, provider: ResourceProvider, gen: Any, value: Any) -> Any:
         self._values[name] = value
         self._open.append((provider, gen))
         return value

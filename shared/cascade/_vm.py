@@ -22,7 +22,7 @@ from ._blueprint import CONST, INJECT, REG, Blueprint, Instruction
 from ._bus import TaskFinished, TaskStarted
 from ._errors import CascadeError, TaskError
 from ._resources import close_resource, open_resource
-from ._task import LazyResult, Task, TailCall
+from ._task import Inject, LazyResult, Task, TailCall
 
 if TYPE_CHECKING:
     from ._engine import Engine, RunContext
@@ -107,6 +107,8 @@ class VirtualMachine:
                     except KeyError:
                         self._apply(bp, inputs, result)  # raises the named error
                 if result.args:
+                    if len(result.args) > len(inputs):
+                        self._apply(bp, inputs, result)  # raises the named error
                     inputs[: len(result.args)] = result.args
                 countdown -= 1
                 if not countdown:
@@ -178,8 +180,11 @@ class VirtualMachine:
                        opened: list[tuple[Any, Any]]) -> Any:
         kind, value = op
         if kind == REG:
-            return regs[value]
-        if kind == CONST:
+            value = regs[value]
+            if type(value) is not Inject:
+                return value
+            value = value.name  # a root input defaulting to a task-scoped inject(...)
+        elif kind == CONST:
             return value
         provider = ctx.resources.provider(value)
         if provider.scope == "run":
@@ -222,23 +227,36 @@ class VirtualMachine:
         target = tail.target
         if isinstance(target, LazyResult):
             new = self.engine.compile(target)
-            values = new.initial_inputs(target, tail.kwargs)
+        elif isinstance(target, str):
+            try:
+                new = self._registry[target]
+            except KeyError:
+                raise CascadeError(f"TailCall target {target!r} is not a registered "
+                                   f"blueprint; registered: {sorted(self._registry)}") from None
+        elif isinstance(target, Task):
+            new = self.engine.compile(target)
         else:
-            if isinstance(target, str):
-                try:
-                    new = self._registry[target]
-                except KeyError:
-                    raise CascadeError(f"TailCall target {target!r} is not a registered "
-                                       f"blueprint; registered: {sorted(self._registry)}") from None
-            elif isinstance(target, Task):
-                new = self.engine.compile(target)
-            else:
-                raise CascadeError(f"TailCall target must be a Task, LazyResult or registered "
-                                   f"name, got {target!r}")
-            values = new.initial_inputs(None, tail.kwargs, carried)
-        if tail.args:
-            values[: len(tail.args)] = tail.args
-        return new, values
+            raise CascadeError(f"TailCall target must be a Task, LazyResult or registered "
+                               f"name, got {target!r}")
+        overrides = tail.kwargs
+        if tail.args:  # positional values name the first inputs (and win, as in _apply)
+            if len(tail.args) > len(new.input_names):
+                raise CascadeError(f"TailCall gives {len(tail.args)} positional values; "
+                                   f"{new.name}() has {len(new.input_names)} inputs")
+            overrides = {**overrides, **dict(zip(new.input_names, tail.args))}
+        if isinstance(target, LazyResult):
+            return new, _initial_inputs(new, target, overrides, None)
+        return new, _initial_inputs(new, None, overrides, carried)
+
+
+def _initial_inputs(bp: Blueprint, target: LazyResult | None, overrides: dict[str, Any],
+                    carried: dict[str, Any] | None) -> list[Any]:
+    """``bp.initial_inputs`` for a TailCall switch: a bad or missing name is the
+    TailCall's fault, so it is a CascadeError naming it, not a TypeError."""
+    try:
+        return bp.initial_inputs(target, overrides, carried)
+    except TypeError as exc:
+        raise CascadeError(f"TailCall to {bp.name}(): {exc}") from None
 
 
 class _Switch:
