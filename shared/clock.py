@@ -24,25 +24,54 @@ __all__ = ["RealTimeClock", "LockstepClock"]
 
 
 class RealTimeClock:
-    """Alarms on the running event loop's timer heap; sim time = loop.time() - t0."""
+    """Alarms on the running event loop's timer heap; sim time = loop.time() - t0.
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, t0: float, n_keys: int) -> None:
+    Before :meth:`start` the clock is parked: alarms are recorded but not scheduled,
+    so agents can take their first step (and wait) before the start barrier opens.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, n_keys: int, t0: float | None = None) -> None:
         self.loop = loop
-        self.t0 = t0
         self._time = loop.time
         self._futures: list[asyncio.Future[Any] | None] = [None] * n_keys
         self._handles: list[asyncio.TimerHandle | None] = [None] * n_keys
         self._due = [0.0] * n_keys
+        self.stopped = False
+        self.started = False
+        self.t0 = 0.0
+        if t0 is not None:
+            self.start(t0)
+
+    def start(self, t0: float) -> None:
+        """Open the barrier: sim time 0 is monotonic time ``t0``; parked alarms are
+        scheduled now."""
+        if self.started:
+            raise RuntimeError("clock already started")
+        self.t0 = t0
+        self.started = True
+        call_at, ring, due = self.loop.call_at, self._ring, self._due
+        for key, fut in enumerate(self._futures):
+            if fut is not None:
+                self._handles[key] = call_at(due[key] + t0, ring, key)
+
+    def parked(self) -> int:
+        """Alarms waiting for :meth:`start`."""
+        return sum(1 for f in self._futures if f is not None) if not self.started else 0
 
     def now(self) -> float:
         return self._time() - self.t0
 
     def alarm(self, key: int, due: float) -> asyncio.Future[Any]:
-        """A future resolving with ``due`` once sim time reaches ``due``."""
+        """A future resolving with ``due`` once sim time reaches ``due`` (with None at
+        once after :meth:`stop_all`)."""
         fut = self.loop.create_future()
+        if self.stopped:
+            fut.set_result(None)
+            return fut
         self._futures[key] = fut
         self._due[key] = due
-        self._handles[key] = self.loop.call_at(due + self.t0, self._ring, key)
+        if self.started:
+            self._handles[key] = self.loop.call_at(due + self.t0, self._ring, key)
         return fut
 
     def pending(self, key: int) -> bool:
@@ -76,7 +105,9 @@ class RealTimeClock:
             fut.set_result(due)
 
     def stop_all(self) -> int:
-        """Ring every pending alarm with ``None`` (meaning: stop). Returns how many."""
+        """Ring every pending alarm with ``None`` (meaning: stop), and every alarm set
+        from now on. Returns how many were pending."""
+        self.stopped = True
         n = 0
         for key, fut in enumerate(self._futures):
             handle = self._handles[key]
@@ -102,12 +133,16 @@ class LockstepClock:
         self._heap: list[tuple[float, int, int]] = []  # (due, key, version)
         self._callbacks: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = 0
+        self.stopped = False
 
     def now(self) -> float:
         return self._now
 
     def alarm(self, key: int, due: float) -> asyncio.Future[Any]:
         fut = asyncio.get_running_loop().create_future()
+        if self.stopped:
+            fut.set_result(None)
+            return fut
         self._futures[key] = fut
         self._set(key, due)
         return fut
@@ -165,6 +200,7 @@ class LockstepClock:
             await asyncio.sleep(0)
 
     def stop_all(self) -> int:
+        self.stopped = True
         n = 0
         for key, fut in enumerate(self._futures):
             if fut is not None:

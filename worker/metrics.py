@@ -85,6 +85,17 @@ class ShardMetrics:
         self._idle = 0.0
         self.peak_rss = 0
 
+    def begin(self) -> None:
+        """Start the first interval now (at the start barrier), so set-up time is not
+        counted against the first line's fps and CPU."""
+        self._wall = time.perf_counter()
+        self._cpu = self._cpu_seconds()
+        self._idle = self._busy.idle
+        self.frame_lateness = Histogram()
+        self.flash_lateness = Histogram()
+        self.edge_latency = Histogram()
+        self.frames = 0
+
     def _cpu_seconds(self) -> float:
         times = self._process.cpu_times()
         return times.user + times.system

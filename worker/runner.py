@@ -167,13 +167,14 @@ class Worker:
         (peer_list,) = await self._expect("peers")
         self.edges.connect({int(s): str(e) for s, e in peer_list})
         await self._wait_or_stop(self.edges.all_hellos, "edge hellos")
-        self._send("links_ready", shard)
-        # Build everything before the barrier opens so agents start on time.
+        # Build everything and let every agent take its first step (up to its first
+        # wait on the parked clock) before reporting ready: the barrier then only has
+        # to start the clock, and no agent is late because its neighbours were busy
+        # being created.
         phases = initial_phases(grid.cells, params, config.get("init", "random"),
                                 config.get("kicks", ()))
         local_phases = [float(phases[c]) for c in layout.cells]
-        (t0,) = await self._expect("start")
-        self.clock = RealTimeClock(self.loop, float(t0), len(layout.cells))
+        self.clock = RealTimeClock(self.loop, len(layout.cells))
         self.agents = ShardAgents(layout, params, self.clock, local_phases, self.metrics,
                                   send_edge=self.edges.queue_flash,
                                   trace=self._open_trace() if config.get("trace_signals") else None)
@@ -181,6 +182,21 @@ class Worker:
         self.edges.now = self.clock.now
         self.edges.trace = self.agents.trace
         self.engine = self._make_engine()
+        self._start_agents()
+        while self.clock.parked() < self.agents.n:
+            await asyncio.sleep(0.01)
+            if self.stop_event.is_set():
+                raise StopRequested(self.stop_reason)
+        # Long-lived set-up objects never need collecting: freeze them and keep the
+        # automatic collector off; the frame loop collects the young generation only
+        # when it grows (docs/worker.md).
+        gc.collect()
+        gc.freeze()
+        gc.disable()
+        self._send("links_ready", shard)
+        (t0,) = await self._expect("start")
+        self.clock.start(float(t0))
+        self.metrics.begin()
 
     def _make_engine(self) -> cs.Engine:
         agents, clock = self.agents, self.clock
@@ -219,22 +235,21 @@ class Worker:
         if fut not in done:
             raise TimeoutError(f"{what} did not arrive within {self.opts.setup_timeout} s")
 
-    async def _run_shard(self) -> None:
+    def _start_agents(self) -> None:
         agents, engine = self.agents, self.engine
         assert agents is not None and engine is not None
         run = engine.run
         create = self.loop.create_task
         self.tasks = [create(run(firefly_agent(i), use_vm=True)) for i in range(agents.n)]
+
+    async def _run_shard(self) -> None:
+        agents = self.agents
+        assert agents is not None
         log_file = open(os.path.join(self.config["run_dir"], f"shard-{self.opts.shard}.jsonl"), "a")
         self._files.append(log_file)
         frames = FrameLoop(self.clock, agents, self.metrics, self.telemetry, log_file,
                            fps=float(self.config["fps"]),
                            report_interval=float(self.config.get("report_interval", 1.0)))
-        # Long-lived set-up objects never need collecting: freeze them and keep the
-        # automatic collector off; the frame loop collects the young generation itself.
-        gc.collect()
-        gc.freeze()
-        gc.disable()
         try:
             await frames.run(self.stop_event)
         finally:

@@ -1,0 +1,40 @@
+"""Live terminal view of a running simulation: the grid's flashes plus a status bar.
+
+Used by the coordinator only when stdout is a terminal::
+
+    with TerminalSession(sys.stdin.fileno(), sys.stdout) as term:
+        view = LiveView(W, H, period, shards=rects, show_shards=True, fps=20)
+        ...                                   # telemetry arrives:
+        view.on_flashes(cell_ids, t)
+        ...                                   # every loop tick:
+        if view.is_due(loop.time()):
+            view.draw(sim_now, StatusInfo(...))
+
+Modules: `canvas` (brightness, fade, downsampling, frame diff; no escape codes),
+`palette` (colours and glyphs), `status` (status bar text), `terminal` (raw mode,
+alternate screen, size, non-blocking keys), `live` (the `LiveView` tying them
+together). Design notes: docs/view.md.
+
+What it is not: a curses application. It never reads telemetry, never chooses
+whether to run, and emits nothing unless asked to render.
+"""
+
+from coordinator.view.canvas import Canvas, Geometry, brightness, fit
+from coordinator.view.live import LiveView, stdout_is_terminal
+from coordinator.view.status import STATUS_LINES, StatusInfo, status_lines
+from coordinator.view.terminal import TerminalSession, read_keys, terminal_size
+
+__all__ = [
+    "STATUS_LINES",
+    "Canvas",
+    "Geometry",
+    "LiveView",
+    "StatusInfo",
+    "TerminalSession",
+    "brightness",
+    "fit",
+    "read_keys",
+    "status_lines",
+    "stdout_is_terminal",
+    "terminal_size",
+]
