@@ -175,6 +175,8 @@ class LockstepClock:
         ring the event loop runs ``settle`` turns so woken agents act before time
         moves on."""
         heap = self._heap
+        for _ in range(settle):  # let tasks created since the last call set their alarms
+            await asyncio.sleep(0)
         while True:
             next_alarm = heap[0][0] if heap else float("inf")
             next_cb = self._callbacks[0][0] if self._callbacks else float("inf")

@@ -80,15 +80,15 @@ class ShardMetrics:
         self._previous = Counters()
         self._process = psutil.Process(os.getpid())
         self._cpu = self._cpu_seconds()
-        self._wall = time.perf_counter()
+        self._wall = time.monotonic()
         self._busy = LoopBusyMeter(loop)
         self._idle = 0.0
         self.peak_rss = 0
 
-    def begin(self) -> None:
-        """Start the first interval now (at the start barrier), so set-up time is not
-        counted against the first line's fps and CPU."""
-        self._wall = time.perf_counter()
+    def begin(self, t0: float) -> None:
+        """Start the first interval at monotonic time ``t0`` (the start barrier), so
+        set-up time is not counted against the first line's fps and CPU."""
+        self._wall = t0
         self._cpu = self._cpu_seconds()
         self._idle = self._busy.idle
         self.frame_lateness = Histogram()
@@ -106,7 +106,7 @@ class ShardMetrics:
         previous = self._previous.as_dict()
         deltas = {k: now_counters[k] - previous[k] for k in now_counters}
         self._previous = Counters(**now_counters)
-        wall = time.perf_counter()
+        wall = time.monotonic()
         cpu = self._cpu_seconds()
         elapsed = max(wall - self._wall, 1e-9)
         rss = self._process.memory_info().rss

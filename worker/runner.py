@@ -196,7 +196,7 @@ class Worker:
         self._send("links_ready", shard)
         (t0,) = await self._expect("start")
         self.clock.start(float(t0))
-        self.metrics.begin()
+        self.metrics.begin(float(t0))
 
     def _make_engine(self) -> cs.Engine:
         agents, clock = self.agents, self.clock
