@@ -40,7 +40,7 @@ def run(
     grid: str = typer.Option(f"{DEFAULT_GRID[0]}x{DEFAULT_GRID[1]}", "--grid", "-g",
                              help="grid size WxH, or N for NxN (one agent per cell)"),
     period: float = typer.Option(2.0, help="flash period P in seconds"),
-    nudge: float = typer.Option(0.25, help="phase advance ε (seconds) per neighbour flash"),
+    nudge: float = typer.Option(0.2, help="phase advance ε (seconds) per neighbour flash"),
     refractory: Optional[float] = typer.Option(
         None, help="refractory time r in seconds: flashes seen before it are ignored [default: 0.2*period]"),
     duration: float = typer.Option(30.0, "--duration", "-d", help="seconds to run; 0 = until Ctrl-C"),

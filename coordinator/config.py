@@ -32,7 +32,7 @@ class RunConfig:
     workers: int = field(default_factory=default_workers)
     grid: tuple[int, int] = DEFAULT_GRID
     period: float = 2.0
-    nudge: float = 0.25
+    nudge: float = 0.2
     refractory: float | None = None
     reset_jitter: float = 0.1
     duration: float = 30.0

@@ -64,7 +64,7 @@ HISTOGRAMS = {  # log field -> ShardLine attribute
     "flash_lateness_ms": "flash_lateness",
     "edge_latency_ms": "edge_latency",
 }
-_PROCESS_FIELDS = ("cpu_percent", "rss_bytes", "loop_busy")
+_PROCESS_FIELDS = ("cpu_percent", "rss_bytes", "loop_busy", "gc_ms", "gc_young")
 
 
 class RunLogError(Exception):
@@ -247,9 +247,11 @@ def _check_version(obj: Mapping[str, Any], lineno: int, report: _FileReport) -> 
         report.note("version", str(version), lineno)
 
 
+_SHARD_DIAGNOSTICS = {"links", "link_gaps", "telemetry_dropped", "frames_skipped", "final"}
 _SHARD_TOP = {"v", "shard", "t", "interval_s", "agents", "fps", "frames", "counters",
-              "process", "quota", *HISTOGRAMS}
-_SHARD_EXPECTED = _SHARD_TOP - {"v", "quota"}  # quota only with --limit; v checked apart
+              "process", "quota", *HISTOGRAMS, *_SHARD_DIAGNOSTICS}
+# quota only with --limit; v checked apart; diagnostics are optional
+_SHARD_EXPECTED = _SHARD_TOP - {"v", "quota"} - _SHARD_DIAGNOSTICS
 
 
 def _shard_line(obj: Mapping[str, Any], shard: int, lineno: int,
@@ -276,7 +278,8 @@ def _shard_line(obj: Mapping[str, Any], shard: int, lineno: int,
         t=_number(obj["t"], "t"),
         interval_s=_number(get("interval_s", 1.0), "interval_s", minimum=1e-9),
         agents=_count(obj["agents"], "agents") if "agents" in obj else None,
-        fps=_number(obj["fps"], "fps", minimum=0) if "fps" in obj else None,
+        # The final line covers the moments up to the stop: too short for a rate.
+        fps=_number(obj["fps"], "fps", minimum=0) if "fps" in obj and not get("final") else None,
         frames=_count(obj["frames"], "frames") if "frames" in obj else None,
         counters=_counters(get("counters", {}), lineno, report),
         cpu_percent=(_number(process["cpu_percent"], "process.cpu_percent", minimum=0)
