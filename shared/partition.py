@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import chain
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from shared.grid import Grid
 
@@ -99,6 +99,7 @@ class _Plan:
 
     @property
     def regular(self) -> bool:
+        """Every band holds the same number of blocks: an r×c grid of blocks."""
         return len(set(self.band_blocks)) == 1
 
     @property
@@ -111,6 +112,12 @@ class _Plan:
         return fences
 
     @property
+    def elongation(self) -> float:
+        """Long side over short side of the least square block (1.0 is square)."""
+        return max(max(size, self.across / blocks) / min(size, self.across / blocks)
+                   for blocks, size in zip(self.band_blocks, self.band_sizes))
+
+    @property
     def largest(self) -> int:
         """Cell count of the largest block."""
         return max(size * -(-self.across // blocks)
@@ -121,8 +128,9 @@ def partition(grid: Grid, k: int) -> list[Shard]:
     """Split ``grid`` into ``k`` rectangular shards covering every cell exactly once.
 
     Among all band layouts (bands of rows split into columns, and the transpose) the
-    one with the shortest cut wins; ties go to the smaller largest block, then to a
-    regular r×c grid. Shards are indexed row-major by their top-left corner.
+    one with the shortest cut wins; ties go to the smaller largest block, then to
+    the more nearly square blocks, then to a regular r×c grid. Shards are indexed
+    row-major by their top-left corner.
     """
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= grid.cells:
         raise ValueError(
@@ -130,8 +138,8 @@ def partition(grid: Grid, k: int) -> list[Shard]:
             f"{grid.cells} cells; choose k from 1 to {grid.cells}"
         )
     best = min(_candidates(grid, k),
-               key=lambda p: (p.cut, p.largest, not p.regular, p.transposed,
-                              len(p.band_blocks)))
+               key=lambda p: (p.cut, p.largest, p.elongation, not p.regular,
+                              p.transposed, len(p.band_blocks)))
     return _build(best, grid)
 
 
@@ -300,9 +308,10 @@ def _layout(grid: Grid, shard: Shard, owner: Sequence[int]) -> ShardLayout:
                        frozen_incoming, tuple(frozen_incoming))
 
 
-def _rim_cell(grid: Grid, me: int, cell: int, i: int, owner: Sequence[int],
-              local_index: dict[int, int],
-              incoming: dict[int, dict[int, list[int]]]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def _rim_cell(
+    grid: Grid, me: int, cell: int, i: int, owner: Sequence[int],
+    local_index: dict[int, int], incoming: dict[int, dict[int, list[int]]],
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Local neighbours and outgoing shards of a rim cell; records it in ``incoming``."""
     local: list[int] = []
     remote_shards: set[int] = set()
