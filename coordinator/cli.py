@@ -46,7 +46,9 @@ def run(
     duration: float = typer.Option(30.0, "--duration", "-d", help="seconds to run; 0 = until Ctrl-C"),
     seed: int = typer.Option(1, help="random seed: initial phases and reset jitter"),
     fps: float = typer.Option(30.0, help="frames (telemetry) per second per shard"),
-    headless: bool = typer.Option(False, "--headless", help="no live view: plain status lines only"),
+    headless: bool = typer.Option(False, "--headless",
+                                  help="no live view: plain status lines only (the default when "
+                                       "stdout is not a terminal)"),
     log_dir: str = typer.Option("runs", "--log-dir", help="each run writes a new run directory inside this one"),
     init: str = typer.Option("random", help="initial phases: random (uniform in [0, P)) or zero"),
     kick: str = typer.Option("", help="cells (comma-separated ids y*W+x) that start at phase P: they flash first"),
@@ -74,7 +76,7 @@ def run(
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2)
-    code = asyncio.run(_run(config))
+    code = asyncio.run(_run(config, live_view=not headless and _stdout_is_terminal()))
     raise typer.Exit(code)
 
 
@@ -86,12 +88,18 @@ def _grid(text: str) -> tuple[int, int]:
     return (g.width, g.height)
 
 
-async def _run(config: RunConfig) -> int:
+def _stdout_is_terminal() -> bool:
+    from .view import stdout_is_terminal
+
+    return stdout_is_terminal(sys.stdout)
+
+
+async def _run(config: RunConfig, *, live_view: bool) -> int:
     def out(line: str) -> None:
         print(line, flush=True)
 
     try:
-        return await Session(config, out=out).run()
+        return await Session(config, out=out, live_view=live_view).run()
     except OSError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

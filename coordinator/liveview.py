@@ -14,6 +14,7 @@ import asyncio
 import logging
 import signal
 import sys
+import time
 from array import array
 from typing import IO, Any
 
@@ -36,7 +37,8 @@ class ViewDriver:
         self.view = LiveView(cfg.grid[0], cfg.grid[1], cfg.period, shards=shards,
                              show_shards=cfg.show_shards, fps=cfg.view_fps, out=self.out)
         self.last_record: dict[str, Any] = {}
-        self.draw_seconds = 0.0
+        self.draw_seconds = 0.0  # CPU time spent rendering and writing
+        self.frames = 0
 
     def on_flashes(self, flashed: bytes, t: float) -> None:
         cells = array("i")
@@ -73,9 +75,10 @@ class ViewDriver:
                     now = loop.time()
                     if self.view.is_due(now):
                         t = now - (self.session.t0 or now)
-                        started = loop.time()
+                        started = time.process_time()
                         self.view.draw(t, self.status(t))
-                        self.draw_seconds += loop.time() - started
+                        self.draw_seconds += time.process_time() - started
+                        self.frames += 1
                     try:
                         await asyncio.wait_for(stop.wait(), self.view.interval)
                     except asyncio.TimeoutError:
@@ -84,6 +87,12 @@ class ViewDriver:
                 if fd is not None:
                     loop.remove_reader(fd)
                 loop.remove_signal_handler(signal.SIGWINCH)
+
+    def cost_line(self, elapsed: float) -> str:
+        share = 100.0 * self.draw_seconds / elapsed if elapsed > 0 else 0.0
+        return (f"live view: {self.frames} frames in {elapsed:.1f} s, "
+                f"{self.draw_seconds * 1000 / max(self.frames, 1):.2f} ms CPU per frame, "
+                f"{share:.2f}% of one core")
 
     def _on_keys(self, fd: int) -> None:
         loop = asyncio.get_running_loop()

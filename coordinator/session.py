@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import secrets
 import shutil
 import signal
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -40,7 +38,7 @@ __all__ = ["Session", "SetupError"]
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 0.5
-EXIT_CODES = {"duration": 0, "interrupted": 130, "terminated": 143, "error": 1,
+EXIT_CODES = {"duration": 0, "quit": 0, "interrupted": 130, "terminated": 143, "error": 1,
               "workers_lost": 3}
 
 
@@ -52,9 +50,13 @@ class Session:
     """Runs one simulation; ``await session.run()`` returns the process exit code."""
 
     def __init__(self, config: RunConfig, *, out: Callable[[str], None] = print,
-                 setup_timeout: float = 60.0) -> None:
+                 setup_timeout: float = 60.0, live_view: bool = False) -> None:
         self.config = config
-        self.out = out
+        self._out = out
+        self.live_view = live_view
+        self.view: Any = None
+        self._held_lines: list[str] = []
+        self.shard_rects: list[dict[str, Any]] = []
         self.setup_timeout = setup_timeout
         self.token = secrets.token_hex(8)
         self.workers = WorkerProcesses()
@@ -81,6 +83,8 @@ class Session:
         grid = Grid(*cfg.grid)
         shards = partition(grid, cfg.workers)
         layouts = shard_layouts(grid, shards)
+        self.shard_rects = [{"shard": s.index, "x0": s.x0, "y0": s.y0, "width": s.width,
+                             "height": s.height} for s in shards]
         write_json(self.run_dir / "run.json", {
             "schema": 1, "run_dir": str(self.run_dir),
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -121,6 +125,7 @@ class Session:
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
+            await self._stop_view()
             await self._stop_workers()
             self._close()
             reason = self.stop_reason or "duration"
@@ -128,6 +133,46 @@ class Session:
                 reason = "workers_lost"
             self._write_summary(reason, time.monotonic() - started)
         return EXIT_CODES.get(reason, 1)
+
+    def out(self, line: str, *, status: bool = False) -> None:
+        """Print a line; while the live view owns the terminal, status lines are
+        dropped (they are in coordinator.jsonl) and other lines wait for the end."""
+        if self.view is None:
+            self._out(line)
+        elif not status:
+            self._held_lines.append(line)
+
+    def _start_view(self) -> None:
+        from .liveview import ViewDriver  # only runs with a terminal
+
+        log_path = self.run_dir / "coordinator.log"  # type: ignore[operator]
+        root = logging.getLogger()
+        self._view_log = logging.FileHandler(log_path)
+        self._view_log.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        self._saved_handlers = root.handlers[:]
+        root.handlers = [self._view_log]
+        self.view = ViewDriver(self)
+        self.telemetry.on_flashes = self.view.on_flashes  # type: ignore[union-attr]
+        self.on_interval = self.view.on_interval
+        self._view_task = asyncio.ensure_future(self.view.run(self.stop_event))  # type: ignore[arg-type]
+
+    async def _stop_view(self) -> None:
+        if self.view is None:
+            return
+        self.stop_event.set()  # type: ignore[union-attr]
+        try:
+            await self._view_task
+        except Exception:
+            log.exception("live view failed")
+        finally:
+            logging.getLogger().handlers = self._saved_handlers
+            self._view_log.close()
+            elapsed = asyncio.get_running_loop().time() - (self.t0 or 0.0)
+            self._held_lines.append(self.view.cost_line(elapsed))
+            self.view = None
+            for line in self._held_lines:
+                self._out(line)
+            self._held_lines.clear()
 
     def request_stop(self, reason: str) -> None:
         if self.stop_reason is None:
@@ -259,6 +304,8 @@ class Session:
         self.t0 = time.monotonic() + 0.1
         self._broadcast("start", self.t0)
         log.info("barrier released: %d workers linked", cfg.workers)
+        if self.live_view:
+            self._start_view()
 
     # -- the run ---------------------------------------------------------------------
     async def _run(self) -> None:
@@ -299,7 +346,7 @@ class Session:
         extra = self._interval_extra()
         record.update(extra)
         self.coordinator_log.write(record)
-        self.out(self.telemetry.status_line(record, self.config.workers))
+        self.out(self.telemetry.status_line(record, self.config.workers), status=True)
         if self.on_interval is not None:
             self.on_interval(record)
 

@@ -15,10 +15,11 @@ from typing import Any
 
 from ._blueprint import Blueprint, BlueprintBuilder, structure_key
 from ._bus import MessageBus, RunFinished, RunStarted
-from ._errors import CascadeError, TaskError
+from ._errors import CascadeError
 from ._graph import LocalExecutor, NativeSolver, Node, build_graph
 from ._resource_manager import ResourceManager
-from ._resources import ResourceProvider, RunResources, close_resource, open_resource
+from ._invoke import invoke
+from ._resources import ResourceProvider, RunResources, open_resource
 from ._task import Inject, LazyResult, Task, TailCall
 from ._vm import VirtualMachine
 
@@ -156,28 +157,16 @@ class Engine:
                 return live
             return value
 
-        manager = self.resource_manager
-        constraints = lazy.constraints if (lazy.constraints and manager is not None) else None
-        try:
+        async def arguments() -> tuple[list[Any], dict[str, Any]]:
             args = [await value_of(a) for a in lazy.args]
             kwargs = {k: await value_of(v) for k, v in lazy.kwargs.items()}
             for param, name in lazy.task.injected_defaults.items():
                 if param not in kwargs and param not in lazy.task.param_names[: len(args)]:
                     kwargs[param] = await value_of(Inject(name))
-            if constraints is not None:
-                await manager.acquire(constraints)  # type: ignore[union-attr]
-            try:
-                return await self.executor.execute(lazy.task.fn, lazy.task.is_async, args, kwargs)
-            finally:
-                if constraints is not None:
-                    manager.release(constraints)  # type: ignore[union-attr]
-        except CascadeError:
-            raise
-        except Exception as exc:
-            raise TaskError(lazy.task.name, exc) from exc
-        finally:
-            for provider, gen in reversed(opened):
-                await close_resource(provider, gen)
+            return args, kwargs
+
+        return await invoke(lazy.task, arguments, self.resource_manager, lazy.constraints, opened,
+                            self.executor.execute)
 
 
 def _tail_call_as_lazy(current: LazyResult, tail: TailCall) -> LazyResult:

@@ -5,6 +5,10 @@ waits at the barrier until they are all free, and gives them back when it leaves
 queue at the barrier is strictly first-come first-served, so a car needing many bays is
 not overtaken forever by a stream of cars needing one.
 
+An *elastic* manager is a car park whose size changes (a worker's share of the global
+quota, see shared/quota.py): there a request larger than the current capacity waits for
+the capacity to grow instead of being an error.
+
 It is not a rate limiter and knows nothing about processes: the cross-process quota is
 built on top of it (a lease per worker).
 """
@@ -31,9 +35,16 @@ class ResourceStatistics:
 
 
 class ResourceManager:
-    """Async acquire/release of named integer amounts, FIFO-fair."""
+    """Async acquire/release of named integer amounts, FIFO-fair.
 
-    def __init__(self, capacity: Mapping[str, int]) -> None:
+    ``elastic=False`` (the default): a request larger than the total capacity is a
+    ``ValueError`` (it could never be granted). ``elastic=True``: the capacity is expected
+    to change with :meth:`set_capacity`, so such a request waits (``acquire``) or raises
+    :class:`ResourceUnavailable` (``acquire_nowait``) like any request that does not fit now.
+    """
+
+    def __init__(self, capacity: Mapping[str, int], *, elastic: bool = False) -> None:
+        self._elastic = bool(elastic)
         self._capacity: dict[str, int] = {}
         for name, amount in capacity.items():
             self._check_amount(name, amount)
@@ -53,7 +64,7 @@ class ResourceManager:
                 raise ValueError(
                     f"unknown resource {name!r}; this manager has {sorted(self._capacity)}"
                 )
-            if amount > self._capacity[name]:
+            if amount > self._capacity[name] and not self._elastic:
                 raise ValueError(
                     f"request for {amount} of {name!r} exceeds its total capacity "
                     f"{self._capacity[name]}: it could never be granted"
@@ -140,6 +151,11 @@ class ResourceManager:
         self._in_use.setdefault(name, 0)
         if self._waiters:
             self._wake()
+
+    @property
+    def elastic(self) -> bool:
+        """Whether requests above the current capacity wait instead of raising."""
+        return self._elastic
 
     def capacity(self, name: str) -> int:
         return self._capacity[name]

@@ -18,10 +18,11 @@ from __future__ import annotations
 import types
 from typing import TYPE_CHECKING, Any
 
-from ._blueprint import CONST, INJECT, REG, Blueprint, Instruction
+from ._blueprint import CONST, REG, Blueprint, Instruction
 from ._bus import TaskFinished, TaskStarted
 from ._errors import CascadeError, TaskError
-from ._resources import close_resource, open_resource
+from ._invoke import invoke
+from ._resources import open_resource
 from ._task import Inject, LazyResult, Task, TailCall
 
 if TYPE_CHECKING:
@@ -153,28 +154,13 @@ class VirtualMachine:
 
     async def _call(self, ins: Instruction, regs: list[Any], ctx: "RunContext") -> Any:
         opened: list[tuple[Any, Any]] = []
-        manager = self.engine.resource_manager
-        constraints = ins.constraints if (ins.constraints and manager is not None) else None
-        try:
+
+        async def arguments() -> tuple[list[Any], dict[str, Any]]:
             args = [await self._operand(op, regs, ctx, opened) for op in ins.args]
             kwargs = {k: await self._operand(op, regs, ctx, opened) for k, op in ins.kwargs}
-            if constraints is not None:
-                await manager.acquire(constraints)  # type: ignore[union-attr]
-            try:
-                result = ins.task.fn(*args, **kwargs)
-                if ins.task.is_async:
-                    result = await result
-            finally:
-                if constraints is not None:
-                    manager.release(constraints)  # type: ignore[union-attr]
-        except CascadeError:
-            raise
-        except Exception as exc:
-            raise TaskError(ins.task.name, exc) from exc
-        finally:
-            for provider, gen in reversed(opened):
-                await close_resource(provider, gen)
-        return result
+            return args, kwargs
+
+        return await invoke(ins.task, arguments, self.engine.resource_manager, ins.constraints, opened)
 
     async def _operand(self, op: tuple[int, Any], regs: list[Any], ctx: "RunContext",
                        opened: list[tuple[Any, Any]]) -> Any:
