@@ -52,10 +52,12 @@ SCHEMAS: dict[str, tuple[tuple[str, tuple[type, ...]], ...]] = {
     # worker -> worker, edge inbox
     "edge_hello": (("shard", _INT), ("token", _STR)),
     "flashes": (("shard", _INT), ("seq", _INT), ("cells", _BYTES), ("times", _BYTES)),
-    # quota lease protocol (worker <-> coordinator, control socket)
-    "quota_request": (("shard", _INT), ("seq", _INT), ("want", _INT), ("waiting", _INT)),
-    "quota_grant": (("seq", _INT), ("lease_id", _INT), ("held", _INT), ("expires_in", _NUM)),
-    "quota_return": (("shard", _INT), ("seq", _INT), ("lease_id", _INT), ("held", _INT)),
+    # quota lease protocol (worker <-> coordinator, control socket; see shared/quota.py)
+    "quota_request": (("shard", _INT), ("seq", _INT), ("lease_id", _INT), ("granted", _INT),
+                      ("returned", _INT), ("in_use", _INT), ("waiting", _INT)),
+    "quota_grant": (("shard", _INT), ("seq", _INT), ("lease_id", _INT), ("granted", _INT),
+                    ("target", _INT), ("echo", _INT), ("expires_in", _NUM)),
+    "quota_return": (("shard", _INT), ("lease_id", _INT), ("returned", _INT)),
 }
 
 

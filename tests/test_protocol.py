@@ -17,7 +17,7 @@ EXAMPLES = {
     "frame": (0, 3, 0.1, 1.0, -1.0, 10, b"\x00\x00\x00\x00"),
     "report": (0, {"fps": 30}), "edge_hello": (1, "tok"),
     "flashes": (1, 7, array("i", [3, 4]).tobytes(), array("d", [0.5, 0.6]).tobytes()),
-    "quota_request": (0, 1, 5, 2), "quota_grant": (1, 2, 5, 3.0), "quota_return": (0, 2, 2, 3),
+    "quota_request": (0, 1, 1, 5, 2, 3, 2), "quota_grant": (0, 2, 1, 5, 3, 1, 3.0), "quota_return": (0, 1, 2),
 }
 
 

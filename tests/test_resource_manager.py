@@ -312,3 +312,93 @@ def test_constraints_are_ignored_without_a_manager_and_validated_when_written() 
     assert asyncio.run(cs.Engine().run(work().with_constraints(cpu_slot=99), use_vm=True)) == 1
     with pytest.raises(ValueError, match="cpu_slot"):
         work().with_constraints(cpu_slot=-1)
+
+
+# -- elastic capacity (a worker's share of the global quota) --------------------------------------
+def test_elastic_request_above_capacity_waits_until_capacity_grows() -> None:
+    async def main() -> None:
+        rm = cs.ResourceManager({"cpu_slot": 0}, elastic=True)
+        assert rm.elastic and not cs.ResourceManager({"cpu_slot": 1}).elastic
+        first = asyncio.create_task(rm.acquire({"cpu_slot": 1}))
+        second = asyncio.create_task(rm.acquire({"cpu_slot": 2}))
+        await settle()
+        assert not first.done() and not second.done() and rm.waiting() == 2
+        rm.set_capacity("cpu_slot", 1)  # room for the head only, in arrival order
+        await settle()
+        assert first.done() and not second.done()
+        rm.set_capacity("cpu_slot", 3)
+        await asyncio.wait_for(second, timeout=5)
+        assert rm.statistics() == cs.ResourceStatistics({"cpu_slot": 3}, {"cpu_slot": 3}, 0)
+
+    asyncio.run(main())
+
+
+def test_elastic_acquire_nowait_above_capacity_is_unavailable_not_an_error() -> None:
+    rm = cs.ResourceManager({"cpu_slot": 0}, elastic=True)
+    with pytest.raises(cs.ResourceUnavailable, match="cpu_slot"):
+        rm.acquire_nowait({"cpu_slot": 1})
+    rm.set_capacity("cpu_slot", 1)
+    rm.acquire_nowait({"cpu_slot": 1})
+    rm.set_capacity("cpu_slot", 0)  # shrinking under a running call: it keeps its slot
+    assert (rm.capacity("cpu_slot"), rm.in_use("cpu_slot")) == (0, 1)
+    with pytest.raises(cs.ResourceUnavailable):
+        rm.acquire_nowait({"cpu_slot": 1})
+    rm.release({"cpu_slot": 1})
+    with pytest.raises(ValueError, match="'tpu'"):  # unknown names and bad amounts still are
+        rm.acquire_nowait({"tpu": 1})
+    with pytest.raises(ValueError, match="-1"):
+        rm.acquire_nowait({"cpu_slot": -1})
+
+
+def test_elastic_shrink_holds_back_waiters_until_in_use_drops_below_the_new_capacity() -> None:
+    async def main() -> None:
+        rm = cs.ResourceManager({"cpu_slot": 3}, elastic=True)
+        rm.acquire_nowait({"cpu_slot": 3})
+        waiter = asyncio.create_task(rm.acquire({"cpu_slot": 1}))
+        rm.set_capacity("cpu_slot", 1)
+        rm.release({"cpu_slot": 1})
+        rm.release({"cpu_slot": 1})
+        await settle()
+        assert not waiter.done() and rm.in_use("cpu_slot") == 1
+        rm.release({"cpu_slot": 1})
+        await asyncio.wait_for(waiter, timeout=5)
+        assert rm.in_use("cpu_slot") == 1
+
+    asyncio.run(main())
+
+
+def test_elastic_waiter_cancelled_while_capacity_is_zero_leaks_nothing() -> None:
+    async def main() -> None:
+        rm = cs.ResourceManager({"cpu_slot": 0}, elastic=True)
+        big = asyncio.create_task(rm.acquire({"cpu_slot": 5}))
+        small = asyncio.create_task(rm.acquire({"cpu_slot": 1}))
+        await settle()
+        big.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await big
+        rm.set_capacity("cpu_slot", 1)
+        await asyncio.wait_for(small, timeout=5)
+        assert rm.statistics() == cs.ResourceStatistics({"cpu_slot": 1}, {"cpu_slot": 1}, 0)
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("use_vm", [False, True])
+def test_elastic_constraint_waits_for_capacity_on_the_engine(use_vm: bool) -> None:
+    @cs.task
+    def work(i: int) -> int:
+        return i
+
+    rm = cs.ResourceManager({"cpu_slot": 0}, elastic=True)
+    engine = cs.Engine(resource_manager=rm)
+
+    async def main() -> list[int]:
+        runs = [asyncio.create_task(engine.run(work(i).with_constraints(cpu_slot=1), use_vm=use_vm))
+                for i in range(5)]
+        await settle()
+        assert not any(r.done() for r in runs) and rm.waiting() == 5
+        rm.set_capacity("cpu_slot", 2)  # the lease arrives
+        return await asyncio.wait_for(asyncio.gather(*runs), timeout=5)
+
+    assert asyncio.run(main()) == list(range(5))
+    assert rm.in_use("cpu_slot") == 0
