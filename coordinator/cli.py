@@ -54,6 +54,9 @@ def run(
     kick: str = typer.Option("", help="cells (comma-separated ids y*W+x) that start at phase P: they flash first"),
     trace_signals: bool = typer.Option(False, "--trace-signals",
                                        help="write every signal to signals-K.jsonl (small grids only)"),
+    trace_quota: bool = typer.Option(False, "--trace-quota",
+                                     help="with --limit: record every slot taken and given back "
+                                          "(quota-K.jsonl, monotonic time)"),
     transport: str = typer.Option("ipc", help="ipc (default) or tcp on 127.0.0.1"),
     limit: Optional[int] = typer.Option(None, help="global cap on agent steps in flight across all shards"),
     show_shards: bool = typer.Option(False, "--show-shards", help="live view: draw shard borders"),
@@ -71,7 +74,7 @@ def run(
         config = RunConfig(
             workers=workers, grid=_grid(grid), period=period, nudge=nudge, refractory=refractory,
             duration=duration, seed=seed, fps=fps, headless=headless, log_dir=log_dir, init=init,
-            kicks=_kicks(kick), trace_signals=trace_signals, transport=transport, limit=limit,
+            kicks=_kicks(kick), trace_signals=trace_signals, trace_quota=trace_quota, transport=transport, limit=limit,
             show_shards=show_shards, view_fps=view_fps)
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -44,6 +44,7 @@ class RunConfig:
     init: str = "random"
     kicks: tuple[int, ...] = ()
     trace_signals: bool = False
+    trace_quota: bool = False
     transport: str = "ipc"
     limit: int | None = None
     yield_every: int = 16

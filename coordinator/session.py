@@ -26,6 +26,7 @@ import zmq
 from shared import protocol
 from shared.grid import Grid
 from shared.partition import partition, shard_layouts
+from shared.quota import QuotaBroker, Request, Return
 from shared.zmqio import SocketReader, make_socket, send_nowait
 
 from .config import RunConfig
@@ -38,6 +39,8 @@ __all__ = ["Session", "SetupError"]
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 0.5
+QUOTA_TICK_S = 0.1
+LEASE_S = 3.0
 EXIT_CODES = {"duration": 0, "quit": 0, "interrupted": 130, "terminated": 143, "error": 1,
               "workers_lost": 3}
 
@@ -72,6 +75,8 @@ class Session:
         self.t0: float | None = None
         self.error: str | None = None
         self.on_interval: Callable[[dict[str, Any]], None] | None = None
+        self.broker: QuotaBroker | None = None
+        self.quota_messages = 0  # in and out, since the last interval line
 
     # -- public ----------------------------------------------------------------------
     async def run(self) -> int:
@@ -96,6 +101,8 @@ class Session:
             "versions": versions(), "host": host_info(),
         })
         self.telemetry = Telemetry(cfg.workers, cfg.period, cfg.fps)
+        if cfg.limit is not None:
+            self.broker = QuotaBroker(cfg.limit, range(cfg.workers), lease_s=LEASE_S)
         self.coordinator_log = JsonLines(self.run_dir / "coordinator.jsonl")
         self.sock_dir = tempfile.mkdtemp(prefix="cascade-")
         self.ctx = zmq.Context()
@@ -218,9 +225,11 @@ class Session:
                 self.identities[shard] = identity
             else:
                 shard = self._shard_of(identity)
-                if fields and isinstance(fields[0], int) and kind not in ("quota_request", "quota_return") \
-                        and fields[0] != shard:
+                if fields and isinstance(fields[0], int) and fields[0] != shard:
                     raise protocol.ProtocolError(f"shard {shard} speaks for shard {fields[0]}")
+                if kind in ("quota_request", "quota_return"):
+                    self._on_quota(kind, fields)
+                    return
         except protocol.ProtocolError as exc:
             self.malformed += 1
             log.warning("dropped a malformed control message: %s", exc)
@@ -228,6 +237,23 @@ class Session:
         if kind == "bye":
             self.byes.add(shard)
         self.events.put_nowait((shard, kind, fields))
+
+    def _on_quota(self, kind: str, fields: list[Any]) -> None:
+        """A lease message, answered at once (grants must not wait for the run loop)."""
+        if self.broker is None:
+            raise protocol.ProtocolError(f"{kind} but this run has no --limit")
+        now = time.monotonic()
+        if kind == "quota_request":
+            grants = self.broker.on_request(Request.from_wire(fields), now)
+        else:
+            grants = self.broker.on_return(Return.from_wire(fields), now)
+        self.quota_messages += 1
+        self._send_grants(grants)
+
+    def _send_grants(self, grants: list[Any]) -> None:
+        for grant in grants:
+            self._send(grant.shard, grant.KIND, *grant.wire())
+            self.quota_messages += 1
 
     def _shard_of(self, identity: bytes) -> int:
         for shard, known in self.identities.items():
@@ -294,7 +320,7 @@ class Session:
                 "kicks": list(cfg.kicks), "fps": cfg.fps, "report_interval": cfg.report_interval,
                 "inbox": self._endpoint(f"edge-{shard}"), "trace_signals": cfg.trace_signals,
                 "heartbeat_timeout": cfg.heartbeat_timeout, "yield_every": cfg.yield_every,
-                "limit": cfg.limit,
+                "limit": cfg.limit, "trace_quota": cfg.trace_quota, "lease_s": LEASE_S,
             }
             self._send(shard, "config", config)
         bound = await self._collect("bound", everyone)
@@ -316,11 +342,15 @@ class Session:
         end = self.t0 + cfg.duration if cfg.duration > 0 else float("inf")
         next_beat = loop.time()
         next_line = self.t0 + cfg.report_interval + 0.05  # just after the shards' lines
+        next_tick = loop.time() if self.broker is not None else float("inf")
         while not stop.is_set():
             now = loop.time()
             if now >= end:
                 self.request_stop("duration")
                 break
+            if now >= next_tick:
+                self._send_grants(self.broker.tick(now))  # type: ignore[union-attr]
+                next_tick = now + QUOTA_TICK_S
             if now >= next_beat:
                 self._broadcast("heartbeat", now)
                 next_beat = now + HEARTBEAT_S
@@ -333,7 +363,7 @@ class Session:
                 self.error = "every worker exited"
                 self.request_stop("error")
                 break
-            wake = min(next_beat, next_line, end) - loop.time()
+            wake = min(next_beat, next_line, end, next_tick) - loop.time()
             if wake > 0:
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=min(wake, 0.25))
@@ -351,8 +381,20 @@ class Session:
             self.on_interval(record)
 
     def _interval_extra(self) -> dict[str, Any]:
-        """Fields added to each coordinator.jsonl line (the quota broker adds its own)."""
-        return {"malformed_rejected": self.malformed} if self.malformed else {}
+        """Fields added to each coordinator.jsonl line beyond the telemetry's."""
+        extra: dict[str, Any] = {"malformed_rejected": self.malformed} if self.malformed else {}
+        if self.broker is not None:
+            stats = self.broker.statistics()
+            span = self.config.report_interval
+            extra["quota"] = {
+                "limit": stats.limit, "held": stats.lent,
+                "in_use": sum(stats.in_use.values()), "waiting": sum(stats.waiting.values()),
+                "held_by_shard": {str(k): v for k, v in stats.held.items()},
+                "messages_per_s": round(self.quota_messages / span, 1),
+                "expiries": stats.expiries, "workers_lost": stats.workers_lost,
+            }
+            self.quota_messages = 0
+        return extra
 
     def _drain_events(self) -> None:
         while not self.events.empty():
@@ -376,7 +418,9 @@ class Session:
                 raise SetupError(f"worker {shard} exited with code {code} during set-up")
 
     def _on_worker_lost(self, shard: int) -> None:
-        """Hook for the quota broker: a dead worker's slots come back."""
+        """A dead worker's quota slots come back to the pool (and go to the others)."""
+        if self.broker is not None:
+            self._send_grants(self.broker.worker_lost(shard, time.monotonic()))
 
     # -- the end ---------------------------------------------------------------------
     async def _stop_workers(self) -> None:

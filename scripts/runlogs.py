@@ -247,7 +247,8 @@ def _check_version(obj: Mapping[str, Any], lineno: int, report: _FileReport) -> 
         report.note("version", str(version), lineno)
 
 
-_SHARD_DIAGNOSTICS = {"links", "link_gaps", "telemetry_dropped", "frames_skipped", "final"}
+_SHARD_DIAGNOSTICS = {"links", "link_gaps", "telemetry_dropped", "frames_skipped", "final",
+                      "agents_failed", "agents_without_flash", "agent_flashes_min"}
 _SHARD_TOP = {"v", "shard", "t", "interval_s", "agents", "fps", "frames", "counters",
               "process", "quota", *HISTOGRAMS, *_SHARD_DIAGNOSTICS}
 # quota only with --limit; v checked apart; diagnostics are optional

@@ -20,7 +20,17 @@ import asyncio
 import heapq
 from typing import Any, Callable
 
-__all__ = ["RealTimeClock", "LockstepClock"]
+__all__ = ["RealTimeClock", "LockstepClock", "PREEMPTED"]
+
+
+class _Preempted:
+    """What a preempted alarm rings with: the wait ended without the alarm being due."""
+
+    def __repr__(self) -> str:
+        return "PREEMPTED"
+
+
+PREEMPTED = _Preempted()
 
 
 class RealTimeClock:
@@ -150,6 +160,22 @@ class RealTimeClock:
             if not fut.done():
                 fut.set_result(due)
         self._arm()
+
+    def preempt(self, n: int) -> int:
+        """Ring up to ``n`` pending alarms with :data:`PREEMPTED` (their agents give
+        their quota slots back). Returns how many."""
+        done = 0
+        for key, fut in enumerate(self._futures):
+            if done >= n:
+                break
+            if fut is not None:
+                self._futures[key] = None
+                self._live -= 1
+                self._version[key] += 1
+                if not fut.done():
+                    fut.set_result(PREEMPTED)
+                    done += 1
+        return done
 
     def stop_all(self) -> int:
         """Ring every pending alarm with ``None`` (meaning: stop), and every alarm set

@@ -21,6 +21,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from shared import cascade as cs
+from shared.clock import PREEMPTED
 from shared.model import FireflyParams
 from shared.partition import ShardLayout
 
@@ -95,15 +96,16 @@ class ShardAgents:
         if now - epoch[j] < self.refractory:
             self.counters.signals_ignored_refractory += 1
             return
-        clock = self.clock
-        if not clock.pending(j):
-            return  # already due and about to flash (or stopped): nothing to nudge
         due = epoch[j] - self.nudge + self.period
         if due <= now:
             epoch[j] = now - self.period  # its phase reaches P exactly now
         else:
             epoch[j] = due - self.period
-        clock.move(j, due, now)
+        # The phase moves whatever the agent is doing; its alarm only if it is waiting
+        # (an agent queued for a quota slot finds its new due when it next waits; one
+        # about to flash resets its phase anyway).
+        if self.clock.pending(j):
+            self.clock.move(j, due, now)
 
     def phases(self, now: float) -> np.ndarray:
         """Every agent's phase at ``now`` in [0, P) (for the order parameter)."""
@@ -123,5 +125,7 @@ async def firefly_agent(agent: int, flashes: int = 0, shard: Any = cs.inject("sh
     t_due = await shard.wait_flash(agent)
     if t_due is None:
         return flashes
+    if t_due is PREEMPTED:  # the quota lease lapsed: end the step, queue again
+        return cs.TailCall()
     shard.flash(agent, t_due)
     return cs.TailCall(flashes=flashes + 1)

@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 
 
 class FrameLoop:
-    """Runs until ``stop`` is set; writes the final partial interval on the way out."""
+    """Runs until ``stop`` is set; the caller then writes the final partial interval
+    with ``report(now, final=True)`` once the agents have stopped."""
 
     def __init__(self, clock: Any, agents: ShardAgents, metrics: ShardMetrics,
                  telemetry: zmq.Socket, log_file: IO[str], *, fps: float,
@@ -84,7 +85,6 @@ class FrameLoop:
                         next_report = now + self.report_interval
         finally:
             stopper.cancel()
-        self.report(clock.now(), final=True)
 
     def _send_frame(self, frame: int, now: float) -> None:
         zre, zim = partial_order(self.agents.phases(now), self.agents.period)
@@ -93,7 +93,8 @@ class FrameLoop:
         if not send_nowait(self.telemetry, message):
             self.telemetry_dropped += 1
 
-    def report(self, now: float, *, final: bool = False) -> dict[str, Any]:
+    def report(self, now: float, *, final: bool = False,
+               more: dict[str, Any] | None = None) -> dict[str, Any]:
         """Write (and send) one shard log line covering the interval since the last."""
         if gc.get_count()[0] > self.gc_young_limit:
             # Automatic collection is off during the run (docs/worker.md): the run makes
@@ -124,6 +125,8 @@ class FrameLoop:
         self.gc_ms = 0.0
         if final:
             line["final"] = True  # the partial interval up to the stop
+        if more:
+            line.update(more)
         if self.extra is not None:
             line.update(self.extra())
         self.log_file.write(json.dumps(line, separators=(",", ":")) + "\n")

@@ -39,6 +39,7 @@ from shared.zmqio import SocketReader, make_socket, send_nowait
 from .agents import ShardAgents, firefly_agent
 from .edges import EdgeLinks
 from .frames import FrameLoop
+from .lease import QuotaSlots, WorkerLease
 from .metrics import ShardMetrics
 
 __all__ = ["WorkerOptions", "Worker", "StopRequested"]
@@ -82,6 +83,9 @@ class Worker:
         self.config: dict[str, Any] = {}
         self.tasks: list[asyncio.Task[Any]] = []
         self._files: list[IO[str]] = []
+        self.slots: QuotaSlots | None = None
+        self.lease: WorkerLease | None = None
+        self.quota_trace: IO[str] | None = None
 
     # -- control channel -------------------------------------------------------------
     def _send(self, kind: str, *fields: Any) -> None:
@@ -103,6 +107,16 @@ class Worker:
             self.request_stop(f"coordinator: {fields[0]}")
         elif kind == "heartbeat":
             pass
+        elif kind == "quota_grant":
+            if self.lease is None or fields[0] != self.opts.shard:
+                self.metrics.counters.malformed_rejected += 1
+                log.warning("dropped a quota grant for shard %s", fields[0])
+                return
+            try:
+                self.lease.on_grant(fields)
+            except protocol.ProtocolError as exc:
+                self.metrics.counters.malformed_rejected += 1
+                log.warning("dropped a bad quota grant: %s", exc)
         else:
             self.inbox.put_nowait((kind, fields))
 
@@ -161,6 +175,8 @@ class Worker:
         layout = shard_layout(grid, shards, shard)
         params = FireflyParams.from_dict(config["params"])
         self.heartbeat_timeout = float(config.get("heartbeat_timeout", 5.0))
+        if config.get("limit"):
+            self._set_up_quota(config)
         self.edges = EdgeLinks(self.ctx, self.loop, layout, self.opts.token, self.metrics)
         endpoint = self.edges.bind(config["inbox"])
         self._send("bound", shard, endpoint)
@@ -183,7 +199,7 @@ class Worker:
         self.edges.trace = self.agents.trace
         self.engine = self._make_engine()
         self._start_agents()
-        while self.clock.parked() < self.agents.n:
+        while self.clock.parked() + (self.slots.waiting() if self.slots else 0) < self.agents.n:
             await asyncio.sleep(0.01)
             if self.stop_event.is_set():
                 raise StopRequested(self.stop_reason)
@@ -209,10 +225,32 @@ class Worker:
         def clock_resource() -> Any:
             yield clock
 
-        engine = cs.Engine(yield_every=int(self.config.get("yield_every", 16)))
+        engine = cs.Engine(resource_manager=self.slots,
+                           yield_every=int(self.config.get("yield_every", 16)))
         engine.register(shard_resource)
         engine.register(clock_resource)
         return engine
+
+    def _set_up_quota(self, config: dict[str, Any]) -> None:
+        """--limit: agents take slots from a local elastic manager sized by a lease."""
+        self.slots = QuotaSlots(self.metrics.counters, trace=bool(config.get("trace_quota")))
+        if config.get("trace_quota"):
+            self.quota_trace = open(os.path.join(config["run_dir"], f"quota-{self.opts.shard}.jsonl"), "a")
+            self._files.append(self.quota_trace)
+
+        def preempt(n: int) -> int:
+            return self.clock.preempt(n) if self.clock is not None else 0
+
+        self.lease = WorkerLease(self.opts.shard, self.slots, lambda kind, fields: self._send(kind, *fields),
+                                 preempt, lease_s=float(config.get("lease_s", 3.0)))
+        self.lease.start()  # the first request goes out before any agent starts
+
+    def _quota_line(self) -> dict[str, Any]:
+        if self.lease is None:
+            return {}
+        if self.quota_trace is not None:
+            self.slots.flush_trace(self.quota_trace)  # type: ignore[union-attr]
+        return {"quota": self.lease.line()}
 
     def _open_trace(self) -> Any:
         f = open(os.path.join(self.config["run_dir"], f"signals-{self.opts.shard}.jsonl"), "a")
@@ -240,7 +278,10 @@ class Worker:
         assert agents is not None and engine is not None
         run = engine.run
         create = self.loop.create_task
-        self.tasks = [create(run(firefly_agent(i), use_vm=True)) for i in range(agents.n)]
+        # Every step carries its quota constraint; without --limit the Engine has no
+        # ResourceManager and the VM skips it at no cost.
+        self.tasks = [create(run(firefly_agent(i).with_constraints(cpu_slot=1), use_vm=True))
+                      for i in range(agents.n)]
 
     async def _run_shard(self) -> None:
         agents = self.agents
@@ -249,18 +290,23 @@ class Worker:
         self._files.append(log_file)
         frames = FrameLoop(self.clock, agents, self.metrics, self.telemetry, log_file,
                            fps=float(self.config["fps"]),
-                           report_interval=float(self.config.get("report_interval", 1.0)))
+                           report_interval=float(self.config.get("report_interval", 1.0)),
+                           extra=self._quota_line if self.lease is not None else None)
         try:
             await frames.run(self.stop_event)
         finally:
             gc.enable()
-            self.final_line = frames.last_line
             stopped = self.clock.stop_all()  # type: ignore[union-attr]
             results = await asyncio.gather(*self.tasks, return_exceptions=True)
             failed = [r for r in results if isinstance(r, BaseException)]
             if failed:
                 log.error("%d agents failed; first: %r", len(failed), failed[0])
             log.info("stopped %d waiting agents", stopped)
+            counts = [r for r in results if isinstance(r, int)]
+            frames.report(self.clock.now(), final=True, more={  # type: ignore[union-attr]
+                "agents_failed": len(failed),
+                "agents_without_flash": sum(1 for c in counts if c == 0),
+                "agent_flashes_min": min(counts, default=0)})
 
     async def _watchdog(self) -> None:
         """Stop when the coordinator is gone: parent changed or heartbeats stopped."""
@@ -272,6 +318,8 @@ class Worker:
                 self.request_stop(f"no word from the coordinator for {self.heartbeat_timeout} s")
 
     async def _shut_down(self) -> None:
+        if self.lease is not None:
+            self.lease.stop()
         if self.edges is not None:
             self.edges.flush()
         try:
