@@ -85,37 +85,15 @@ class Session:
         cfg = self.config
         self.run_dir = create_run_dir(cfg.log_dir, cfg.seed)
         self.out(f"run directory: {self.run_dir}")
-        grid = Grid(*cfg.grid)
-        shards = partition(grid, cfg.workers)
-        layouts = shard_layouts(grid, shards)
-        self.shard_rects = [{"shard": s.index, "x0": s.x0, "y0": s.y0, "width": s.width,
-                             "height": s.height} for s in shards]
-        write_json(self.run_dir / "run.json", {
-            "schema": 1, "run_dir": str(self.run_dir),
-            "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "seed": cfg.seed, "workers": cfg.workers, "agents": cfg.agents,
-            "config": cfg.to_dict(),
-            "shards": [{"shard": s.index, "x0": s.x0, "y0": s.y0, "width": s.width,
-                        "height": s.height, "cells": s.cells,
-                        "neighbours": list(l.neighbour_shards)} for s, l in zip(shards, layouts)],
-            "versions": versions(), "host": host_info(),
-        })
         self.telemetry = Telemetry(cfg.workers, cfg.period, cfg.fps)
         if cfg.limit is not None:
             self.broker = QuotaBroker(cfg.limit, range(cfg.workers), lease_s=LEASE_S)
-        self.coordinator_log = JsonLines(self.run_dir / "coordinator.jsonl")
-        self.sock_dir = tempfile.mkdtemp(prefix="cascade-")
-        self.ctx = zmq.Context()
-        self.control = make_socket(self.ctx, zmq.ROUTER, bind=self._endpoint("control"))
-        self.control.setsockopt(zmq.ROUTER_MANDATORY, 1)
-        self.telemetry_sock = make_socket(self.ctx, zmq.PULL, rcvhwm=100_000,
-                                          bind=self._endpoint("telemetry"))
-        self.control_reader = SocketReader(loop, self.control, self._on_control)
-        self.telemetry_reader = SocketReader(loop, self.telemetry_sock, self._on_telemetry)
         for sig, reason in ((signal.SIGINT, "interrupted"), (signal.SIGTERM, "terminated")):
             loop.add_signal_handler(sig, self.request_stop, reason)
         started = time.monotonic()
         try:
+            self._write_run_json()
+            self._open_sockets(loop)
             self.workers.spawn(cfg.workers, control=_last(self.control), token=self.token,
                                telemetry=_last(self.telemetry_sock), run_dir=self.run_dir)
             await self._barrier()
@@ -140,6 +118,34 @@ class Session:
                 reason = "workers_lost"
             self._write_summary(reason, time.monotonic() - started)
         return EXIT_CODES.get(reason, 1)
+
+    def _write_run_json(self) -> None:
+        cfg = self.config
+        grid = Grid(*cfg.grid)
+        shards = partition(grid, cfg.workers)
+        layouts = shard_layouts(grid, shards)
+        self.shard_rects = [{"shard": s.index, "x0": s.x0, "y0": s.y0, "width": s.width,
+                             "height": s.height} for s in shards]
+        write_json(self.run_dir / "run.json", {  # type: ignore[operator]
+            "schema": 1, "run_dir": str(self.run_dir),
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "seed": cfg.seed, "workers": cfg.workers, "agents": cfg.agents,
+            "config": cfg.to_dict(),
+            "shards": [{**rect, "cells": s.cells, "neighbours": list(l.neighbour_shards)}
+                       for rect, s, l in zip(self.shard_rects, shards, layouts)],
+            "versions": versions(), "host": host_info(),
+        })
+
+    def _open_sockets(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.coordinator_log = JsonLines(self.run_dir / "coordinator.jsonl")  # type: ignore[operator]
+        self.sock_dir = tempfile.mkdtemp(prefix="cascade-")
+        self.ctx = zmq.Context()
+        self.control = make_socket(self.ctx, zmq.ROUTER, bind=self._endpoint("control"))
+        self.control.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        self.telemetry_sock = make_socket(self.ctx, zmq.PULL, rcvhwm=100_000,
+                                          bind=self._endpoint("telemetry"))
+        self.control_reader = SocketReader(loop, self.control, self._on_control)
+        self.telemetry_reader = SocketReader(loop, self.telemetry_sock, self._on_telemetry)
 
     def out(self, line: str, *, status: bool = False) -> None:
         """Print a line; while the live view owns the terminal, status lines are
@@ -197,7 +203,7 @@ class Session:
 
     def _send(self, shard: int, kind: str, *fields: Any) -> None:
         identity = self.identities.get(shard)
-        if identity is None:
+        if identity is None or getattr(self, "control", None) is None:
             return
         try:
             if not send_nowait(self.control, [identity, protocol.encode(kind, *fields)]):
@@ -430,19 +436,26 @@ class Session:
             await asyncio.sleep(0.05)
             self._drain_events()
         # Reports sent just before the stop are still queued: read them.
-        self.telemetry_reader.drain()
+        if getattr(self, "telemetry_reader", None) is not None:
+            self.telemetry_reader.drain()
         self._drain_events()
         self.workers.kill_all()
         self._check_exits(during_setup=False)
 
     def _close(self) -> None:
-        self.control_reader.close()
-        self.telemetry_reader.close()
-        self.control.close(0)
-        self.telemetry_sock.close(0)
-        self.ctx.term()
-        self.coordinator_log.close()
-        shutil.rmtree(self.sock_dir, ignore_errors=True)
+        """Close what was opened, also after a failure half-way through set-up."""
+        for reader in (getattr(self, "control_reader", None), getattr(self, "telemetry_reader", None)):
+            if reader is not None:
+                reader.close()
+        for sock in (getattr(self, "control", None), getattr(self, "telemetry_sock", None)):
+            if sock is not None:
+                sock.close(0)
+        if getattr(self, "ctx", None) is not None:
+            self.ctx.term()
+        if getattr(self, "coordinator_log", None) is not None:
+            self.coordinator_log.close()
+        if getattr(self, "sock_dir", None):
+            shutil.rmtree(self.sock_dir, ignore_errors=True)
 
     def _write_summary(self, reason: str, elapsed: float) -> None:
         assert self.run_dir is not None and self.telemetry is not None
