@@ -296,7 +296,11 @@ class Session:
         a stop, or the set-up timeout."""
         got: dict[int, list[Any]] = {}
         deadline = time.monotonic() + self.setup_timeout
+        next_beat = 0.0
         while got.keys() < shards:
+            if time.monotonic() >= next_beat:  # workers building big shards must hear us
+                self._broadcast("heartbeat", time.monotonic())
+                next_beat = time.monotonic() + HEARTBEAT_S
             self._check_exits(during_setup=True)
             if self.stop_event.is_set():  # type: ignore[union-attr]
                 raise SetupError(f"stopped ({self.stop_reason}) while waiting for {kind!r}")

@@ -89,21 +89,19 @@ def find_max(workers: int, args: argparse.Namespace, rows: list[dict[str, Any]])
     n = args.agents[0]
     while bad is None:
         row = simulate(n, workers, args)
-        if row is None:
-            return good
-        rows.append(row)
-        if row["ok"] == "yes":
+        if row is not None:
+            rows.append(row)
+        if row is not None and row["ok"] == "yes":
             good, n = n, n * 2
-        else:
+        else:  # a failed run is out of bounds too
             bad = n
     low = good or 0
     while bad - low > max(args.resolution, 1):
         mid = (low + bad) // 2
         row = simulate(mid, workers, args)
-        if row is None:
-            break
-        rows.append(row)
-        if row["ok"] == "yes":
+        if row is not None:
+            rows.append(row)
+        if row is not None and row["ok"] == "yes":
             low = good = mid
         else:
             bad = mid
@@ -145,8 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     for workers in args.workers:
         if args.find_max:
             best = find_max(workers, args, rows)
+            side = grid_side(best) if best else 0
             print(f"largest agent count within min_fps>={args.min_fps:g} and "
-                  f"p99<={args.max_p99_ms:g} ms on {workers} workers: {best}")
+                  f"p99<={args.max_p99_ms:g} ms on {workers} workers: {side * side} "
+                  f"(grid {side}x{side}; searched to within {args.resolution} agents)")
         else:
             for agents in args.agents:
                 row = simulate(agents, workers, args)

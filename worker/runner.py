@@ -314,8 +314,13 @@ class Worker:
             await asyncio.sleep(0.25)
             if os.getppid() != self.parent:
                 self.request_stop("parent process gone")
-            elif self.config and time.monotonic() - self.last_heard > self.heartbeat_timeout:
-                self.request_stop(f"no word from the coordinator for {self.heartbeat_timeout} s")
+                continue
+            if self.config and time.monotonic() - self.last_heard > self.heartbeat_timeout:
+                # The loop may have been busy (building a large shard) while heartbeats
+                # queued up: read them before concluding the coordinator is silent.
+                self.control_reader.drain()
+                if time.monotonic() - self.last_heard > self.heartbeat_timeout:
+                    self.request_stop(f"no word from the coordinator for {self.heartbeat_timeout} s")
 
     async def _shut_down(self) -> None:
         if self.lease is not None:
