@@ -82,7 +82,9 @@ class Telemetry:
             except (KeyError, ValueError) as exc:
                 log.warning("shard %d report has a bad %s: %s", shard, name, exc)
         fps = line.get("fps")
-        if isinstance(fps, (int, float)) and line.get("interval_s", 0) >= 0.5:
+        # The final line covers the moments up to the stop (agents stopping, no
+        # frames): not a frame rate.
+        if isinstance(fps, (int, float)) and not line.get("final") and line.get("interval_s", 0) >= 0.5:
             self.min_fps = fps if self.min_fps is None else min(self.min_fps, fps)
 
     def interval(self, t: float, workers_alive: int) -> dict[str, Any]:

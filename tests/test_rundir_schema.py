@@ -40,6 +40,8 @@ def test_run_directory_matches_the_documented_schema(sim):
         assert all(0.0 <= r <= 1.0 for _, r in line["R_series"])
     summary = json.loads((d / "summary.json").read_text())
     assert check(summary, SUMMARY) == []
+    assert summary["min_fps"] == min(l["fps"] for k in range(2)
+                                     for l in read_jsonl(d / f"shard-{k}.jsonl") if not l.get("final"))
     flashes = sum(l["counters"]["flashes"] for k in range(2) for l in read_jsonl(d / f"shard-{k}.jsonl"))
     assert summary["flashes"] == flashes > 0
     merged = Histogram()
