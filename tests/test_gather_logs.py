@@ -325,7 +325,6 @@ def test_bad_options_exit_2():
 
 
 def test_plot_writes_four_non_empty_pngs(tmp_path, run_dir):
-    pytest.importorskip("matplotlib")
     out = tmp_path / "plots"
     result = gather(run_dir, "--plot", out)
     assert result.returncode == 0, result.stderr
