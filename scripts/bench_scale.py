@@ -159,16 +159,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def format_rows(rows: list[dict[str, Any]], style: str) -> str:
-    header = list(COLUMNS)
-    body = [["-" if row.get(c) is None else str(row[c]) for c in header] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h) for i, h in enumerate(header)]
-    if style == "markdown":
-        lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-        lines += ["| " + " | ".join(r) + " |" for r in body]
-    else:
-        lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths))]
-        lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in body]
-    return "\n".join(lines)
+    return runlogs.format_table(rows, [(c, c, str) for c in COLUMNS], style)
 
 
 if __name__ == "__main__":

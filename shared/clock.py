@@ -100,15 +100,22 @@ class RealTimeClock:
         """Re-time a pending alarm; one that is due by ``now`` rings at once with
         ``now`` (never before the signal that moved it)."""
         if due <= now:
-            fut = self._futures[key]
-            if fut is not None:
-                self._futures[key] = None
-                self._live -= 1
-                self._version[key] += 1
-                if not fut.done():
-                    fut.set_result(now)
+            self._ring_now(key, now)
             return
         self._push(key, due)
+
+    def _ring_now(self, key: int, value: Any) -> bool:
+        """Resolve key's pending alarm with ``value`` now; False when none was pending."""
+        fut = self._futures[key]
+        if fut is None:
+            return False
+        self._futures[key] = None
+        self._live -= 1
+        self._version[key] += 1
+        if fut.done():
+            return False
+        fut.set_result(value)
+        return True
 
     def _push(self, key: int, due: float) -> None:
         version = self._version[key] + 1
@@ -146,35 +153,23 @@ class RealTimeClock:
         self._timer = None
         self._timer_due = float("inf")
         now = self._time() - self.t0
-        heap, version, futures = self._heap, self._version, self._futures
+        heap, version = self._heap, self._version
         pop = heapq.heappop
+        ring = self._ring_now
         while heap and heap[0][0] <= now:
             due, key, v = pop(heap)
-            if v != version[key]:
-                continue
-            fut = futures[key]
-            if fut is None:
-                continue
-            futures[key] = None
-            self._live -= 1
-            if not fut.done():
-                fut.set_result(due)
+            if v == version[key]:
+                ring(key, due)
         self._arm()
 
     def preempt(self, n: int) -> int:
         """Ring up to ``n`` pending alarms with :data:`PREEMPTED` (their agents give
         their quota slots back). Returns how many."""
         done = 0
-        for key, fut in enumerate(self._futures):
+        for key in range(len(self._futures)):
             if done >= n:
                 break
-            if fut is not None:
-                self._futures[key] = None
-                self._live -= 1
-                self._version[key] += 1
-                if not fut.done():
-                    fut.set_result(PREEMPTED)
-                    done += 1
+            done += self._ring_now(key, PREEMPTED)
         return done
 
     def stop_all(self) -> int:

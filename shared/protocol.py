@@ -107,11 +107,7 @@ def pack_cells(cells: array) -> bytes:
 
 
 def unpack_cells(data: bytes) -> array:
-    if len(data) % 4:
-        raise ProtocolError(f"cell array of {len(data)} bytes is not a multiple of 4")
-    out = array("i")
-    out.frombytes(data)
-    return out
+    return _unpack(data, "i", "cell")
 
 
 def pack_times(times: array) -> bytes:
@@ -119,8 +115,12 @@ def pack_times(times: array) -> bytes:
 
 
 def unpack_times(data: bytes) -> array:
-    if len(data) % 8:
-        raise ProtocolError(f"time array of {len(data)} bytes is not a multiple of 8")
-    out = array("d")
+    return _unpack(data, "d", "time")
+
+
+def _unpack(data: bytes, typecode: str, what: str) -> array:
+    out = array(typecode)
+    if len(data) % out.itemsize:
+        raise ProtocolError(f"{what} array of {len(data)} bytes is not a multiple of {out.itemsize}")
     out.frombytes(data)
     return out
