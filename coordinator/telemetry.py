@@ -13,7 +13,7 @@ import logging
 from typing import Any, Callable
 
 from shared.histogram import Histogram
-from shared.order import SyncTracker, combine_order
+from shared.synchrony import SyncTracker, combine_order
 
 __all__ = ["Telemetry"]
 

@@ -29,7 +29,7 @@ from shared import cascade as cs  # noqa: E402
 from shared.clock import LockstepClock  # noqa: E402
 from shared.grid import Grid, parse_grid  # noqa: E402
 from shared.model import FireflyParams, initial_phases  # noqa: E402
-from shared.order import SyncTracker, partial_order  # noqa: E402
+from shared.synchrony import SyncTracker, partial_order  # noqa: E402
 from shared.partition import partition, shard_layout  # noqa: E402
 from worker.agents import ShardAgents, firefly_agent  # noqa: E402
 from worker.metrics import ShardMetrics  # noqa: E402

@@ -23,7 +23,7 @@ from typing import IO, Any, Callable
 import zmq
 
 from shared import protocol
-from shared.order import partial_order
+from shared.synchrony import partial_order
 from shared.zmqio import send_nowait
 
 from .agents import ShardAgents

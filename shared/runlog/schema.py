@@ -1,0 +1,148 @@
+"""The run directory's schema, written once: file names, field names, the counter
+list, the schema version and the rules readers apply (docs/logs.md explains them).
+
+Writers (the worker's frame loop and metrics, the coordinator's aggregator and run
+records) and readers (``shared.runlog.reading``, the gather and plot tools, the
+tests) all import these names; nothing else spells out a field list.
+
+* :class:`Counters` is the shard's counter set: the worker counts into it on its hot
+  path (plain slotted int attributes) and its field names are the log's
+  ``counters`` keys (:data:`COUNTERS`).
+* ``*_FIELDS`` map each documented field to the types it may hold; :func:`check`
+  validates a record against one of them (the tests run it on real runs).
+* :func:`rate_counts` is the one rule for which lines feed frame-rate statistics.
+
+Not here: reading files (``reading``), reducing lines to rows (``rows``),
+formatting tables (``tables``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Mapping
+
+__all__ = [
+    "SCHEMA_VERSION", "RUN_JSON", "SUMMARY_JSON", "COORDINATOR_LOG", "COORDINATOR_TEXT_LOG",
+    "shard_log", "worker_log", "quota_trace", "signal_trace", "Counters", "COUNTERS",
+    "HISTOGRAMS", "HISTOGRAM_FIELDS", "PROCESS_FIELDS", "SHARD_DIAGNOSTICS", "SHARD_FIELDS",
+    "SHARD_OPTIONAL", "COORDINATOR_FIELDS", "COORDINATOR_OPTIONAL", "RUN_FIELDS",
+    "SUMMARY_FIELDS", "rate_counts", "check",
+]
+
+SCHEMA_VERSION = 1
+
+# ------------------------------------------------------------------------- file names
+RUN_JSON = "run.json"
+SUMMARY_JSON = "summary.json"
+COORDINATOR_LOG = "coordinator.jsonl"
+COORDINATOR_TEXT_LOG = "coordinator.log"  # logging while the live view owns the terminal
+
+
+def shard_log(shard: int) -> str:
+    return f"shard-{shard}.jsonl"
+
+
+def worker_log(shard: int) -> str:
+    return f"worker-{shard}.log"
+
+
+def quota_trace(shard: int) -> str:
+    return f"quota-{shard}.jsonl"
+
+
+def signal_trace(shard: int) -> str:
+    return f"signals-{shard}.jsonl"
+
+
+# --------------------------------------------------------------------------- counters
+@dataclass(slots=True)
+class Counters:
+    """A shard's running totals; a log line carries the deltas over its interval."""
+
+    flashes: int = 0
+    local_signals: int = 0
+    edge_flashes_sent: int = 0
+    edge_flashes_received: int = 0
+    edge_flashes_dropped: int = 0
+    signals_ignored_refractory: int = 0
+    quota_waits: int = 0
+    malformed_rejected: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in COUNTERS}
+
+
+COUNTERS: tuple[str, ...] = tuple(f.name for f in fields(Counters))
+
+# ------------------------------------------------------------------------ field types
+_NUM = (int, float)
+_OPT_NUM = (int, float, type(None))
+
+HISTOGRAMS: tuple[str, ...] = ("frame_lateness_ms", "flash_lateness_ms", "edge_latency_ms")
+HISTOGRAM_FIELDS: dict[str, Any] = {"p50": _NUM, "p99": _NUM, "max": _NUM, "count": int,
+                                    "sum": _NUM, "buckets": list}
+PROCESS_FIELDS: dict[str, Any] = {"cpu_percent": _NUM, "rss_bytes": int, "loop_busy": _OPT_NUM,
+                                  "gc_ms": _NUM, "gc_young": int}
+
+SHARD_FIELDS: dict[str, Any] = {
+    "v": int, "shard": int, "t": _NUM, "interval_s": _NUM, "agents": int, "fps": _NUM,
+    "frames": int, **{name: HISTOGRAM_FIELDS for name in HISTOGRAMS},
+    "counters": {name: int for name in COUNTERS}, "process": PROCESS_FIELDS,
+    "links": dict, "link_gaps": int, "telemetry_dropped": int, "frames_skipped": int,
+}
+SHARD_DIAGNOSTICS: tuple[str, ...] = ("links", "link_gaps", "telemetry_dropped", "frames_skipped")
+SHARD_OPTIONAL: dict[str, Any] = {  # present on some lines only
+    "quota": dict,  # with --limit
+    "final": bool,  # the last line: the partial interval up to the stop
+    "agents_failed": int, "agents_without_flash": int, "agent_flashes_min": int,  # final only
+}
+
+COORDINATOR_FIELDS: dict[str, Any] = {
+    "v": int, "t": _NUM, "R": _NUM, "flashes_per_s": _NUM, "min_fps": _OPT_NUM,
+    "worst_p99_flash_lateness_ms": _OPT_NUM, "workers_alive": int, "R_series": list,
+}
+COORDINATOR_OPTIONAL: dict[str, Any] = {"quota": dict, "malformed_rejected": int}
+
+RUN_FIELDS: dict[str, Any] = {
+    "schema": int, "run_dir": str, "started_at": str, "seed": int, "workers": int, "agents": int,
+    "config": {"grid": list, "period": _NUM, "nudge": _NUM, "refractory": _NUM, "duration": _NUM,
+               "fps": _NUM, "report_interval": _NUM, "limit": (int, type(None))},
+    "shards": list,
+    "versions": {"simulator": str, "python": str, "pyzmq": str, "libzmq": str, "msgpack": str},
+    "host": {"hostname": str, "platform": str, "cpus": int, "memory_bytes": int},
+}
+
+SUMMARY_FIELDS: dict[str, Any] = {
+    "schema": int, "exit": str, "duration_s": _NUM, "agents": int, "workers": int,
+    "R_final": _NUM, "R_max": _NUM, "time_to_sync_s": _OPT_NUM, "flashes": int,
+    "flashes_per_s": _NUM, **{name: HISTOGRAM_FIELDS for name in HISTOGRAMS},
+    "min_fps": _OPT_NUM, "counters": dict, "frames_incomplete": int, "workers_lost": dict,
+    "malformed_rejected_coordinator": int, "error": (str, type(None)),
+}
+
+
+# ------------------------------------------------------------------------------ rules
+def rate_counts(line: Mapping[str, Any]) -> bool:
+    """Does this shard line's ``fps`` feed frame-rate statistics (min FPS, medians)?
+
+    Every line does but the final one, which covers the moments up to the stop
+    (agents stopping, no frames): its counters and histograms count, its rate does not."""
+    return not line.get("final")
+
+
+def check(record: Any, spec: Mapping[str, Any], where: str = "") -> list[str]:
+    """Problems found in ``record`` against a ``*_FIELDS`` spec (empty: it matches).
+    Extra fields are allowed (a newer writer may add some); bools are not numbers."""
+    if not isinstance(record, dict):
+        return [f"{where or 'record'} is {type(record).__name__}, not an object"]
+    problems = []
+    for key, expected in spec.items():
+        path = f"{where}.{key}" if where else key
+        if key not in record:
+            problems.append(f"{path} missing")
+        elif isinstance(expected, dict):
+            problems += check(record[key], expected, path)
+        elif not isinstance(record[key], expected) or (
+                isinstance(record[key], bool) and expected is not bool):
+            problems.append(f"{path} is {type(record[key]).__name__}")
+    return problems

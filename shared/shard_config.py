@@ -1,0 +1,123 @@
+"""What the coordinator tells a worker about its shard: :class:`ShardConfig`.
+
+One frozen, typed record, sent once in the ``config`` message (docs/protocol.md) and
+validated on receipt like every other message: :meth:`ShardConfig.from_wire` checks
+every field's type and range and raises :class:`ShardConfigError` naming the bad
+one. It has no defaults on purpose: every run-wide default is defined once, on the
+coordinator's ``RunConfig``, and the coordinator fills every field from it.
+
+Not here: the options a user types (``coordinator.config.RunConfig``) or what the
+worker builds from this (``worker.shard.build_shard``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Any, Mapping
+
+from .grid import Grid
+from .model import INIT_MODES, FireflyParams
+
+__all__ = ["ShardConfig", "ShardConfigError"]
+
+
+class ShardConfigError(ValueError):
+    """A ``config`` message whose fields are missing, mistyped or out of range."""
+
+
+@dataclass(frozen=True)
+class ShardConfig:
+    """Everything a worker needs to run shard ``shard`` of a run."""
+
+    shard: int
+    workers: int
+    grid: tuple[int, int]
+    params: FireflyParams
+    init: str
+    kicks: tuple[int, ...]
+    run_dir: str
+    inbox: str  # endpoint the shard's edge inbox binds
+    fps: float
+    report_interval: float
+    heartbeat_timeout: float
+    yield_every: int
+    limit: int | None  # the run's global quota (--limit), None: no quota
+    lease_s: float  # quota lease time
+    trace_signals: bool
+    trace_quota: bool
+
+    def __post_init__(self) -> None:
+        grid = Grid(*self.grid)
+        _int_at_least("workers", self.workers, 1)
+        if not 0 <= self.shard < self.workers:
+            raise ShardConfigError(f"shard(={self.shard}) must be in [0, workers(={self.workers}))")
+        if self.init not in INIT_MODES:
+            raise ShardConfigError(f"init(={self.init!r}) must be one of {INIT_MODES}")
+        for cell in self.kicks:
+            if not (isinstance(cell, int) and 0 <= cell < grid.cells):
+                raise ShardConfigError(f"kick cell {cell!r} is not a cell of the {grid.cells}-cell grid")
+        for name in ("fps", "report_interval", "heartbeat_timeout", "lease_s"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value) or value <= 0:
+                raise ShardConfigError(f"{name}(={value!r}) must be a finite number > 0")
+        _int_at_least("yield_every", self.yield_every, 1)
+        if self.limit is not None:
+            _int_at_least("limit", self.limit, 1)
+        for name in ("run_dir", "inbox"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise ShardConfigError(f"{name}(={getattr(self, name)!r}) must be a non-empty string")
+
+    @property
+    def quota(self) -> bool:
+        """Does this run share a global quota (``--limit``)?"""
+        return self.limit is not None
+
+    def to_wire(self) -> dict[str, Any]:
+        """The ``config`` message's one field (msgpack-friendly)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["grid"] = list(self.grid)
+        out["kicks"] = list(self.kicks)
+        out["params"] = self.params.to_dict()
+        return out
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> "ShardConfig":
+        """Validate and build; any problem is a :class:`ShardConfigError`."""
+        if not isinstance(data, Mapping):
+            raise ShardConfigError(f"config is {type(data).__name__}, not a map")
+        names = {f.name for f in fields(cls)}
+        missing = sorted(names - data.keys())
+        if missing:
+            raise ShardConfigError(f"config lacks {', '.join(missing)}")
+        unknown = sorted(set(data) - names, key=str)
+        if unknown:
+            raise ShardConfigError(f"config has unknown fields {', '.join(map(str, unknown))}")
+        try:
+            grid = data["grid"]
+            if not (isinstance(grid, (list, tuple)) and len(grid) == 2):
+                raise ShardConfigError(f"grid(={grid!r}) must be [width, height]")
+            params = data["params"]
+            if not isinstance(params, Mapping):
+                raise ShardConfigError(f"params(={params!r}) must be a map")
+            kicks = data["kicks"]
+            if not isinstance(kicks, (list, tuple)):
+                raise ShardConfigError(f"kicks(={kicks!r}) must be a list of cell ids")
+            values = {**data, "grid": (grid[0], grid[1]), "kicks": tuple(kicks),
+                      "params": FireflyParams.from_dict(dict(params))}
+            for name in ("shard", "workers", "yield_every"):
+                _int_at_least(name, values[name], 0)
+            for name in ("trace_signals", "trace_quota"):
+                if not isinstance(values[name], bool):
+                    raise ShardConfigError(f"{name}(={values[name]!r}) must be true or false")
+            return cls(**values)
+        except ShardConfigError:
+            raise
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ShardConfigError(f"bad config: {exc}") from None
+
+
+def _int_at_least(name: str, value: Any, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ShardConfigError(f"{name}(={value!r}) must be an int >= {low}")
