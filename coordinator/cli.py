@@ -2,26 +2,35 @@
 
 Parses and validates options (typer), then hands a RunConfig to a Session. Exit
 codes: 0 normal end, 2 bad option, 1 error, 3 a worker was lost, 130 Ctrl-C,
-143 SIGTERM.
+143 SIGTERM. Option defaults are read from :class:`RunConfig`'s fields (defined
+there once); ``--workers`` is resolved when the run starts.
+
+Not here: validation rules (``config``) or the run itself (``session``). This is
+the one module that prints: it hands ``out`` to the session.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import sys
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
 from shared.grid import parse_grid
 
-from .config import DEFAULT_GRID, ConfigError, RunConfig, default_workers
+from .config import ConfigError, RunConfig
 from .session import Session
 
 __all__ = ["main", "app"]
 
 app = typer.Typer(add_completion=False, rich_markup_mode=None)
+
+#: RunConfig's defaults by field name (``workers`` has a factory: resolved at run time).
+DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(RunConfig)
+                            if f.default is not dataclasses.MISSING}
 
 
 def _kicks(text: str) -> tuple[int, ...]:
@@ -35,32 +44,39 @@ def _kicks(text: str) -> tuple[int, ...]:
 
 @app.command()
 def run(
-    workers: int = typer.Option(default_workers(), "--workers", "-w",
-                                help="worker processes (shards); default: the number of cores"),
-    grid: str = typer.Option(f"{DEFAULT_GRID[0]}x{DEFAULT_GRID[1]}", "--grid", "-g",
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", show_default=False,
+                                          help="worker processes (shards); default: the number of cores"),
+    grid: str = typer.Option("{}x{}".format(*DEFAULTS["grid"]), "--grid", "-g",
                              help="grid size WxH, or N for NxN (one agent per cell)"),
-    period: float = typer.Option(2.0, help="flash period P in seconds"),
-    nudge: float = typer.Option(0.2, help="phase advance ε (seconds) per neighbour flash"),
+    period: float = typer.Option(DEFAULTS["period"], help="flash period P in seconds"),
+    nudge: float = typer.Option(DEFAULTS["nudge"], help="phase advance ε (seconds) per neighbour flash"),
     refractory: Optional[float] = typer.Option(
-        None, help="refractory time r in seconds: flashes seen before it are ignored [default: 0.2*period]"),
-    duration: float = typer.Option(30.0, "--duration", "-d", help="seconds to run; 0 = until Ctrl-C"),
-    seed: int = typer.Option(1, help="random seed: initial phases and reset jitter"),
-    fps: float = typer.Option(30.0, help="frames (telemetry) per second per shard"),
+        DEFAULTS["refractory"],
+        help="refractory time r in seconds: flashes seen before it are ignored [default: 0.2*period]"),
+    duration: float = typer.Option(DEFAULTS["duration"], "--duration", "-d",
+                                   help="seconds to run; 0 = until Ctrl-C"),
+    seed: int = typer.Option(DEFAULTS["seed"], help="random seed: initial phases and reset jitter"),
+    fps: float = typer.Option(DEFAULTS["fps"], help="frames (telemetry) per second per shard"),
     headless: bool = typer.Option(False, "--headless",
                                   help="no live view: plain status lines only (the default when "
                                        "stdout is not a terminal)"),
-    log_dir: str = typer.Option("runs", "--log-dir", help="each run writes a new run directory inside this one"),
-    init: str = typer.Option("random", help="initial phases: random (uniform in [0, P)) or zero"),
-    kick: str = typer.Option("", help="cells (comma-separated ids y*W+x) that start at phase P: they flash first"),
-    trace_signals: bool = typer.Option(False, "--trace-signals",
+    log_dir: str = typer.Option(DEFAULTS["log_dir"], "--log-dir",
+                                help="each run writes a new run directory inside this one"),
+    init: str = typer.Option(DEFAULTS["init"], help="initial phases: random (uniform in [0, P)) or zero"),
+    kick: str = typer.Option(",".join(map(str, DEFAULTS["kicks"])),
+                             help="cells (comma-separated ids y*W+x) that start at phase P: they flash first"),
+    trace_signals: bool = typer.Option(DEFAULTS["trace_signals"], "--trace-signals",
                                        help="write every signal to signals-K.jsonl (small grids only)"),
-    trace_quota: bool = typer.Option(False, "--trace-quota",
+    trace_quota: bool = typer.Option(DEFAULTS["trace_quota"], "--trace-quota",
                                      help="with --limit: record every slot taken and given back "
                                           "(quota-K.jsonl, monotonic time)"),
-    transport: str = typer.Option("ipc", help="ipc (default) or tcp on 127.0.0.1"),
-    limit: Optional[int] = typer.Option(None, help="global cap on agent steps in flight across all shards"),
-    show_shards: bool = typer.Option(False, "--show-shards", help="live view: draw shard borders"),
-    view_fps: float = typer.Option(20.0, "--view-fps", help="live view: redraws per second at most"),
+    transport: str = typer.Option(DEFAULTS["transport"], help="ipc (default) or tcp on 127.0.0.1"),
+    limit: Optional[int] = typer.Option(DEFAULTS["limit"],
+                                        help="global cap on agent steps in flight across all shards"),
+    show_shards: bool = typer.Option(DEFAULTS["show_shards"], "--show-shards",
+                                     help="live view: draw shard borders"),
+    view_fps: float = typer.Option(DEFAULTS["view_fps"], "--view-fps",
+                                   help="live view: redraws per second at most"),
     log_level: str = typer.Option("WARNING", help="coordinator log level"),
 ) -> None:
     """Run pulse-coupled fireflies on a torus, split into shards over worker processes.
@@ -70,12 +86,15 @@ def run(
     summary. Logs (docs/logs.md) land in the run directory.
     """
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    options: dict[str, Any] = dict(
+        grid=_grid(grid), period=period, nudge=nudge, refractory=refractory, duration=duration,
+        seed=seed, fps=fps, log_dir=log_dir, init=init, kicks=_kicks(kick),
+        trace_signals=trace_signals, trace_quota=trace_quota, transport=transport, limit=limit,
+        show_shards=show_shards, view_fps=view_fps)
+    if workers is not None:  # else RunConfig's default: the cores this process may use
+        options["workers"] = workers
     try:
-        config = RunConfig(
-            workers=workers, grid=_grid(grid), period=period, nudge=nudge, refractory=refractory,
-            duration=duration, seed=seed, fps=fps, headless=headless, log_dir=log_dir, init=init,
-            kicks=_kicks(kick), trace_signals=trace_signals, trace_quota=trace_quota, transport=transport, limit=limit,
-            show_shards=show_shards, view_fps=view_fps)
+        config = RunConfig(**options)
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2)

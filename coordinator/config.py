@@ -1,7 +1,12 @@
-"""RunConfig: every option of a run, validated in one place.
+"""RunConfig: every option of a run, its default, validated in one place.
 
-Errors name the bad value and how to fix it; the CLI turns them into one-line
-messages. Defaults are documented in docs/defaults.md (chosen by measurement).
+Every run-wide default is defined here once: the CLI reads its option defaults from
+these fields, and :meth:`RunConfig.shard_config` fills each worker's
+:class:`~shared.shard_config.ShardConfig` from them. Errors name the bad value and
+how to fix it; the CLI turns them into one-line messages. Defaults are documented in
+docs/defaults.md (chosen by measurement).
+
+Not here: parsing command lines (``cli``) or running anything (``session``).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import Any
 
 from shared.grid import Grid
 from shared.model import INIT_MODES, FireflyParams
+from shared.shard_config import ShardConfig
 
 __all__ = ["RunConfig", "ConfigError", "DEFAULT_GRID", "default_workers"]
 
@@ -24,11 +30,15 @@ class ConfigError(ValueError):
 
 
 def default_workers() -> int:
+    """The number of cores this process may run on (the default ``--workers``)."""
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
 @dataclass(frozen=True)
 class RunConfig:
+    """One run's options; ``workers`` defaults to :func:`default_workers` (resolved
+    when a RunConfig is built, not at import)."""
+
     workers: int = field(default_factory=default_workers)
     grid: tuple[int, int] = DEFAULT_GRID
     period: float = 2.0
@@ -39,7 +49,6 @@ class RunConfig:
     seed: int = 1
     fps: float = 30.0
     report_interval: float = 1.0
-    headless: bool = True
     log_dir: str = "runs"
     init: str = "random"
     kicks: tuple[int, ...] = ()
@@ -93,6 +102,17 @@ class RunConfig:
 
     def params(self) -> FireflyParams:
         return FireflyParams(self.period, self.nudge, self.refractory, self.reset_jitter, self.seed)
+
+    def shard_config(self, shard: int, *, run_dir: str, inbox: str, lease_s: float) -> ShardConfig:
+        """What worker ``shard`` is told in the ``config`` message: every field from
+        this run's options, plus where it runs (``run_dir``), the endpoint its edge
+        inbox binds (``inbox``) and the quota lease time (``lease_s``)."""
+        return ShardConfig(
+            shard=shard, workers=self.workers, grid=(self.grid[0], self.grid[1]), params=self.params(),
+            init=self.init, kicks=tuple(self.kicks), run_dir=run_dir, inbox=inbox, fps=self.fps,
+            report_interval=self.report_interval, heartbeat_timeout=self.heartbeat_timeout,
+            yield_every=self.yield_every, limit=self.limit, lease_s=lease_s,
+            trace_signals=self.trace_signals, trace_quota=self.trace_quota)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

@@ -1,10 +1,18 @@
-"""Worker processes: spawn, watch, stop, reap.
+"""Worker processes: spawn, watch, reap.
 
 Workers are fresh interpreters (``python -m worker``), never forks of a process that
 holds a ZeroMQ context. Each runs in its own session, so a terminal's Ctrl-C reaches
-only the coordinator, which then stops them in order. Every path out of the
-coordinator reaps every child: a normal stop (bye, then exit), then SIGTERM, then
-SIGKILL, and an ``atexit`` fallback for paths that skip ``finally`` blocks.
+only the coordinator, which then stops them in order (the session's stop sequence:
+stop → bye → exit, then :meth:`WorkerProcesses.kill_all`: SIGTERM, then SIGKILL).
+
+Last resort: one module-level ``atexit`` hook, registered once on the first spawn,
+reaps the workers of every :class:`WorkerProcesses` that has not reaped its own
+(paths that skip ``finally`` blocks). A SIGKILLed coordinator runs no hook at all;
+its workers exit on their own when the parent dies (the worker's parent-death
+signal).
+
+Not here: what the workers are told (``barrier``) or when they are stopped
+(``session``).
 """
 
 from __future__ import annotations
@@ -17,35 +25,57 @@ import sys
 import time
 from pathlib import Path
 
+from shared.runlog.schema import worker_log
+
 __all__ = ["WorkerProcesses"]
 
 log = logging.getLogger(__name__)
 
+_unreaped: set["WorkerProcesses"] = set()  # instances whose children may still run
+_hook_registered = False
+
+
+def _reap_all_at_exit() -> None:
+    for workers in list(_unreaped):
+        workers.kill_all()
+
+
+def _register_hook_once() -> None:
+    global _hook_registered
+    if not _hook_registered:
+        atexit.register(_reap_all_at_exit)
+        _hook_registered = True
+
 
 class WorkerProcesses:
-    """The run's worker processes, by shard index."""
+    """The run's worker processes, by shard index. A context manager: leaving it
+    reaps every worker (:meth:`kill_all`)."""
 
     def __init__(self) -> None:
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
-        self.reported_exits: set[int] = set()
-        atexit.register(self.kill_all)
+        self._reported_exits: set[int] = set()
+
+    def __enter__(self) -> "WorkerProcesses":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill_all()
 
     def spawn(self, shards: int, *, control: str, telemetry: str, token: str,
               run_dir: Path, log_level: str = "INFO") -> None:
+        """Start workers 0..shards-1; each writes stdout and stderr to its worker log."""
+        _register_hook_once()
+        _unreaped.add(self)
         for shard in range(shards):
-            log_path = run_dir / f"worker-{shard}.log"
-            with open(log_path, "ab") as err:
+            with open(run_dir / worker_log(shard), "ab") as err:
                 self.procs[shard] = subprocess.Popen(
                     [sys.executable, "-m", "worker", "--control", control, "--telemetry", telemetry,
                      "--shard", str(shard), "--token", token, "--log-level", log_level],
                     stdin=subprocess.DEVNULL, stdout=err, stderr=err,
                     start_new_session=True, close_fds=True)
 
-    @property
-    def pids(self) -> dict[int, int]:
-        return {shard: p.pid for shard, p in self.procs.items()}
-
     def alive(self) -> list[int]:
+        """Shards whose worker is still running."""
         return [s for s, p in self.procs.items() if p.poll() is None]
 
     def new_exits(self) -> list[tuple[int, int]]:
@@ -53,21 +83,10 @@ class WorkerProcesses:
         out = []
         for shard, proc in self.procs.items():
             code = proc.poll()
-            if code is not None and shard not in self.reported_exits:
-                self.reported_exits.add(shard)
+            if code is not None and shard not in self._reported_exits:
+                self._reported_exits.add(shard)
                 out.append((shard, code))
         return out
-
-    def wait_all(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` s for every worker to exit by itself."""
-        deadline = time.monotonic() + timeout
-        for proc in self.procs.values():
-            left = deadline - time.monotonic()
-            try:
-                proc.wait(max(left, 0.0))
-            except subprocess.TimeoutExpired:
-                return False
-        return True
 
     def kill_all(self, grace: float = 2.0) -> None:
         """SIGTERM the living, wait ``grace`` s, SIGKILL the rest, reap all."""
@@ -82,9 +101,7 @@ class WorkerProcesses:
                 log.warning("worker pid %d ignored SIGTERM; killing it", proc.pid)
                 _signal(proc, signal.SIGKILL)
                 proc.wait()
-
-    def exit_codes(self) -> dict[int, int | None]:
-        return {s: p.poll() for s, p in self.procs.items()}
+        _unreaped.discard(self)
 
 
 def _signal(proc: subprocess.Popen[bytes], sig: int) -> None:

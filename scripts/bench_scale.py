@@ -23,28 +23,27 @@ import sys
 from pathlib import Path
 from typing import Any
 
-_HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(_HERE))
-sys.path.insert(1, str(_HERE.parent))
-
-import runlogs  # noqa: E402
-from bench_scaling import grid_side, run_one  # noqa: E402
+from coordinator.logtools.args import Parser
+from coordinator.logtools.sweep import grid_side, positive_ints, run_one, sim_command
+from shared.runlog.reading import Run, read_run
+from shared.runlog.rows import merged_histogram, run_rows
+from shared.runlog.tables import format_table
 
 COLUMNS = ("agents", "workers", "min_fps", "p99_flash_ms", "p99_edge_ms", "flashes_per_s",
            "cpu_pct", "rss_mib", "rss_kib_per_agent", "p99_trend", "ok")
 
 
-def measure(run: runlogs.Run) -> dict[str, Any]:
+def measure(run: Run) -> dict[str, Any]:
     lines = {k: [x for x in v if x.fps is not None] for k, v in run.shard_lines.items()}
     pooled = [x for v in run.shard_lines.values() for x in v]
     fps = [x.fps for v in lines.values() for x in v[1:]]  # the first second includes start-up
-    rows = runlogs.run_rows(run)
+    rows = run_rows(run)
     total = rows[-1]
     end = max((x.t for x in pooled), default=0.0)
     first = [x for x in pooled if x.t <= end / 2]
     second = [x for x in pooled if x.t > end / 2]
-    p99_first = runlogs.merged_histogram(first, "flash_lateness").percentile(0.99)
-    p99_second = runlogs.merged_histogram(second, "flash_lateness").percentile(0.99)
+    p99_first = merged_histogram(first, "flash_lateness").percentile(0.99)
+    p99_second = merged_histogram(second, "flash_lateness").percentile(0.99)
     agents = total["agents"] or 0
     rss = total["rss_peak_bytes"] or 0
     return {
@@ -70,14 +69,14 @@ def within(row: dict[str, Any], args: argparse.Namespace) -> bool:
 
 
 def simulate(agents: int, workers: int, args: argparse.Namespace) -> dict[str, Any] | None:
-    command = [*args.sim_args, "--headless", "--workers", str(workers), "--grid", str(grid_side(agents)),
-               "--duration", f"{args.duration:g}", "--period", f"{args.period:g}",
-               "--seed", str(args.seed), "--log-dir", str(args.log_dir), *args.extra_args]
-    run_dir, problem = run_one(command)
+    command = sim_command(args.sim_args, agents=agents, workers=workers, duration=args.duration,
+                          period=args.period, seed=args.seed, log_dir=args.log_dir,
+                          extra=args.extra_args)
+    run_dir, problem = run_one(command, sys.stderr)
     if problem or run_dir is None:
         print(f"error: {shlex.join(command)}: {problem}", file=sys.stderr)
         return None
-    row = measure(runlogs.read_run(run_dir))
+    row = measure(read_run(run_dir))
     row["ok"] = "yes" if within(row, args) else "no"
     print("  ".join(f"{k}={row[k]}" for k in COLUMNS), file=sys.stderr, flush=True)
     return row
@@ -108,26 +107,18 @@ def find_max(workers: int, args: argparse.Namespace, rows: list[dict[str, Any]])
     return good
 
 
-def ints(text: str) -> list[int]:
-    try:
-        values = [int(x) for x in text.split(",") if x]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give integers separated by commas") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: every count must be >= 1")
-    return values
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--agents", type=ints, default=[10_000, 100_000],
+    parser = Parser(prog="bench_scale.py", description=__doc__,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--agents", type=positive_ints, default=[10_000, 100_000],
                         help="agent counts (with --find-max: the starting count)")
-    parser.add_argument("--workers", type=ints, default=[2], help="worker counts")
+    parser.add_argument("--workers", type=positive_ints, default=[2], help="worker counts")
     parser.add_argument("--period", type=float, default=5.0, help="firefly period, s (default 5)")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds per run (default 60)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--log-dir", type=Path, default=Path("runs/bench-scale"))
-    parser.add_argument("--extra", default="", help="more sim-coordinator options, one quoted string")
+    parser.add_argument("--extra", default="",
+                        help="more sim-coordinator options, one quoted string")
     parser.add_argument("--sim", default="sim-coordinator", help="simulator command")
     parser.add_argument("--find-max", action="store_true",
                         help="search the largest agent count within --min-fps and --max-p99-ms")
@@ -137,7 +128,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="--find-max stops when the bracket is this narrow (agents)")
     parser.add_argument("--format", choices=("text", "markdown"), default="text")
     args = parser.parse_args(argv)
-    args.extra_args, args.sim_args = shlex.split(args.extra), shlex.split(args.sim)
+    try:
+        args.extra_args, args.sim_args = shlex.split(args.extra), shlex.split(args.sim)
+    except ValueError as exc:
+        parser.error(f"cannot split --extra/--sim: {exc}")
+    if not args.sim_args:
+        parser.error("--sim must name a command")
     rows: list[dict[str, Any]] = []
     status = 0
     for workers in args.workers:
@@ -159,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def format_rows(rows: list[dict[str, Any]], style: str) -> str:
-    return runlogs.format_table(rows, [(c, c, str) for c in COLUMNS], style)
+    return format_table(rows, [(c, c, str) for c in COLUMNS], style)
 
 
 if __name__ == "__main__":

@@ -29,12 +29,9 @@ import platform
 import statistics
 import sys
 import time
-from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from shared import cascade as cs  # noqa: E402
+from shared import cascade as cs
 
 VM_TARGET = 1.5      # vm per-step time / raw-loop per-step time must be <= this
 HEAVY_TARGET = 30.0  # heavy-graph per-step time / vm per-step time must be >= this

@@ -20,13 +20,9 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from coordinator.view import LiveView, StatusInfo  # noqa: E402
+from coordinator.view import LiveView, StatusInfo
 
 Batch = list[int]
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Explore the firefly model's parameters quickly, on a deterministic lock-step clock.
 
-Runs the simulator's own agent code (worker.agents: ShardAgents + firefly_agent on
+Runs the simulator's own shard (worker.shard.build_shard: ShardAgents + firefly_agent on
 one Cascade Engine, VM path) in one process with shared.clock.LockstepClock, so
 simulated time costs only CPU, not wall time. For each parameter set and seed it
 prints the time to sync T_R (R >= 0.9 held for a period), the final and maximum R,
@@ -19,37 +19,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import os
 import statistics
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from shared import cascade as cs  # noqa: E402
-from shared.clock import LockstepClock  # noqa: E402
-from shared.grid import Grid, parse_grid  # noqa: E402
-from shared.model import FireflyParams, initial_phases  # noqa: E402
-from shared.synchrony import SyncTracker, partial_order  # noqa: E402
-from shared.partition import partition, shard_layout  # noqa: E402
-from worker.agents import ShardAgents, firefly_agent  # noqa: E402
-from worker.metrics import ShardMetrics  # noqa: E402
+from shared.clock import LockstepClock
+from shared.grid import Grid, parse_grid
+from shared.model import FireflyParams, initial_phases
+from shared.synchrony import SyncTracker, partial_order
+from worker.metrics import ShardMetrics
+from worker.shard import build_shard, layout_of
 
 
 async def simulate(grid: Grid, params: FireflyParams, seconds: float, sample: float = 0.05) -> dict:
-    layout = shard_layout(grid, partition(grid, 1), 0)
-    loop = asyncio.get_running_loop()
     clock = LockstepClock(grid.cells)
-    metrics = ShardMetrics(loop)
-    phases = initial_phases(grid.cells, params)
-    agents = ShardAgents(layout, params, clock, [float(phases[c]) for c in layout.cells], metrics)
-
-    @cs.resource(name="shard")
-    def shard_resource():
-        yield agents
-
-    engine = cs.Engine(yield_every=16)
-    engine.register(shard_resource)
-    tasks = [loop.create_task(engine.run(firefly_agent(i), use_vm=True)) for i in range(agents.n)]
+    metrics = ShardMetrics()
+    shard = build_shard(layout_of(grid, 1, 0), params, initial_phases(grid.cells, params), clock,
+                        metrics, yield_every=16)
+    agents = shard.agents
+    shard.start()
     tracker = SyncTracker(params.period)
     rs: list[float] = []
     t = 0.0
@@ -60,8 +47,8 @@ async def simulate(grid: Grid, params: FireflyParams, seconds: float, sample: fl
         r = abs(complex(zr, zi)) / agents.n
         tracker.observe(t, r)
         rs.append(r)
-    clock.stop_all()
-    await asyncio.gather(*tasks)
+    shard.stop()
+    await shard.finished()
     last_period = rs[-int(params.period / sample):]
     return {
         "T_R": tracker.time_to_sync,

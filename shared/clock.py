@@ -11,16 +11,18 @@ without waking the agent's coroutine: the cheapest way to deliver a nudge.
 * :class:`LockstepClock`: simulated time only moves when a test or driver calls
   :meth:`LockstepClock.advance`; alarms ring in (time, key) order. Deterministic.
 
-Both keep one alarm slot per key (agent index 0..n-1).
+Both keep one alarm slot per key (agent index 0..n-1) and implement :class:`Clock`,
+the interface agents, frame loops and the worker are typed with. Not here: what an
+alarm means to an agent (``worker.agents``) or who preempts (``worker.quota``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import heapq
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
-__all__ = ["RealTimeClock", "LockstepClock", "PREEMPTED"]
+__all__ = ["Clock", "RealTimeClock", "LockstepClock", "PREEMPTED"]
 
 
 class _Preempted:
@@ -31,6 +33,49 @@ class _Preempted:
 
 
 PREEMPTED = _Preempted()
+
+
+class Clock(Protocol):
+    """What agents wait through: one alarm slot per key, simulated time, a barrier.
+
+    An alarm is a future that resolves with the sim time it was due (or with
+    :data:`PREEMPTED`, or with ``None`` once stopped). A clock is *parked* until
+    :meth:`start`: alarms set before it are recorded and ring only after it. It is not
+    a scheduler of arbitrary callbacks and knows nothing about agents or quotas.
+    """
+
+    def now(self) -> float:
+        """Simulated time (seconds since the start barrier)."""
+        ...
+
+    def alarm(self, key: int, due: float) -> asyncio.Future[Any]:
+        """Set key's alarm: a future resolving with ``due`` once sim time reaches it."""
+        ...
+
+    def pending(self, key: int) -> bool:
+        """Is key's alarm set and not yet rung?"""
+        ...
+
+    def move(self, key: int, due: float, now: float) -> None:
+        """Re-time key's pending alarm; ``due <= now`` rings it at once with ``now``."""
+        ...
+
+    def preempt(self, n: int) -> int:
+        """Ring up to ``n`` pending alarms with :data:`PREEMPTED`; returns how many."""
+        ...
+
+    def parked(self) -> int:
+        """Alarms set and waiting for :meth:`start` (0 once started)."""
+        ...
+
+    def start(self, t0: float) -> None:
+        """Open the barrier: sim time 0 is host monotonic time ``t0``."""
+        ...
+
+    def stop_all(self) -> int:
+        """Ring every pending alarm, and every later one, with ``None``; returns how
+        many were pending."""
+        ...
 
 
 class RealTimeClock:
@@ -52,7 +97,6 @@ class RealTimeClock:
         self.loop = loop
         self._time = loop.time
         self._futures: list[asyncio.Future[Any] | None] = [None] * n_keys
-        self._due = [0.0] * n_keys
         self._version = [0] * n_keys
         self._heap: list[tuple[float, int, int]] = []
         self._timer: asyncio.TimerHandle | None = None
@@ -120,7 +164,6 @@ class RealTimeClock:
     def _push(self, key: int, due: float) -> None:
         version = self._version[key] + 1
         self._version[key] = version
-        self._due[key] = due
         heapq.heappush(self._heap, (due, key, version))
         if due < self._timer_due and self.started:
             self._arm()
@@ -192,17 +235,33 @@ class RealTimeClock:
 
 
 class LockstepClock:
-    """Simulated time that advances only when told to; for deterministic runs/tests."""
+    """Simulated time that advances only when told to (:meth:`advance`); for
+    deterministic runs and tests. Alarms ring in (due, key) order.
 
-    def __init__(self, n_keys: int, start: float = 0.0) -> None:
-        self._now = start
+    It is started at construction unless ``parked=True``; parked, it records alarms
+    and :meth:`advance` refuses to move time until :meth:`start`. Its time never
+    follows the wall clock, so :meth:`start`'s ``t0`` only opens the barrier.
+    """
+
+    def __init__(self, n_keys: int, start_time: float = 0.0, *, parked: bool = False) -> None:
+        self._now = start_time
         self._futures: list[asyncio.Future[Any] | None] = [None] * n_keys
-        self._due = [0.0] * n_keys
         self._version = [0] * n_keys
         self._heap: list[tuple[float, int, int]] = []  # (due, key, version)
         self._callbacks: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = 0
+        self._live = 0  # alarms pending
         self.stopped = False
+        self.started = not parked
+
+    def start(self, t0: float) -> None:
+        """Open the barrier (``t0`` is not used: lock-step time is not wall time)."""
+        if self.started:
+            raise RuntimeError("clock already started")
+        self.started = True
+
+    def parked(self) -> int:
+        return self._live if not self.started else 0
 
     def now(self) -> float:
         return self._now
@@ -212,6 +271,8 @@ class LockstepClock:
         if self.stopped:
             fut.set_result(None)
             return fut
+        if self._futures[key] is None:
+            self._live += 1
         self._futures[key] = fut
         self._set(key, due)
         return fut
@@ -221,18 +282,35 @@ class LockstepClock:
 
     def _set(self, key: int, due: float) -> None:
         self._version[key] += 1
-        self._due[key] = due
         heapq.heappush(self._heap, (due, key, self._version[key]))
 
     def move(self, key: int, due: float, now: float) -> None:
         if due <= now:
-            self._version[key] += 1
-            fut = self._futures[key]
-            self._futures[key] = None
-            if fut is not None and not fut.done():
-                fut.set_result(now)
+            self._ring_now(key, now)
             return
         self._set(key, due)
+
+    def _ring_now(self, key: int, value: Any) -> bool:
+        """Resolve key's pending alarm with ``value``; False when none was pending."""
+        fut = self._futures[key]
+        if fut is None:
+            return False
+        self._futures[key] = None
+        self._live -= 1
+        self._version[key] += 1
+        if fut.done():
+            return False
+        fut.set_result(value)
+        return True
+
+    def preempt(self, n: int) -> int:
+        """Ring up to ``n`` pending alarms with :data:`PREEMPTED`, lowest key first."""
+        done = 0
+        for key in range(len(self._futures)):
+            if done >= n:
+                break
+            done += self._ring_now(key, PREEMPTED)
+        return done
 
     def call_at(self, when: float, callback: Callable[[], None]) -> None:
         """Run ``callback`` when sim time reaches ``when`` (for frame loops in tests)."""
@@ -243,6 +321,8 @@ class LockstepClock:
         """Move time to ``to``, ringing due alarms in (due, key) order; after each
         ring the event loop runs ``settle`` turns so woken agents act before time
         moves on."""
+        if not self.started:
+            raise RuntimeError("clock is parked: call start() before advance()")
         heap = self._heap
         for _ in range(settle):  # let tasks created since the last call set their alarms
             await asyncio.sleep(0)
@@ -260,10 +340,7 @@ class LockstepClock:
                 if version != self._version[key] or self._futures[key] is None:
                     continue
                 self._now = max(self._now, due)
-                fut = self._futures[key]
-                self._futures[key] = None
-                if not fut.done():  # type: ignore[union-attr]
-                    fut.set_result(due)  # type: ignore[union-attr]
+                self._ring_now(key, due)
             for _ in range(settle):
                 await asyncio.sleep(0)
         self._now = max(self._now, to)
@@ -273,11 +350,7 @@ class LockstepClock:
     def stop_all(self) -> int:
         self.stopped = True
         n = 0
-        for key, fut in enumerate(self._futures):
-            if fut is not None:
-                self._futures[key] = None
-                self._version[key] += 1
-                if not fut.done():
-                    fut.set_result(None)
-                    n += 1
+        for key in range(len(self._futures)):
+            n += self._ring_now(key, None)
+        self._heap.clear()
         return n

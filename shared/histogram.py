@@ -102,10 +102,6 @@ class Histogram:
                 return min(bucket_bounds(index)[1], self.max)
         return self.max
 
-    @property
-    def mean(self) -> float:
-        return self.total / self.count if self.count else 0.0
-
     def summary(self) -> dict[str, float]:
         """p50/p99/max in ms, rounded for logs."""
         return {

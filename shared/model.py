@@ -1,4 +1,4 @@
-"""Parameters of the firefly model (DESIGN §4) and the run's initial phases.
+"""Parameters of the firefly model (docs/design.md, §4) and the run's initial phases.
 
 The model: phase φ grows at 1 per simulated second; at φ = P the agent flashes,
 signals its Moore neighbours and resets φ to a draw from U(0, reset_jitter). While

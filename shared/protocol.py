@@ -9,7 +9,8 @@ Every message is one ZeroMQ frame holding a msgpack array::
 every field's type, and raises :class:`ProtocolError` for anything else, so a
 malformed, unknown or hostile message can be counted and dropped by the caller; it
 never crashes a process. Flash batches carry raw little-endian arrays (int32 cell
-ids, float64 times), which pack and unpack several times faster than lists.
+ids, float64 times), which pack and unpack several times faster than lists: senders
+use :func:`pack_cells`/:func:`pack_times`, receivers :func:`unpack_cells`/:func:`unpack_times`.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ SCHEMAS: dict[str, tuple[tuple[str, tuple[type, ...]], ...]] = {
     # worker -> worker, edge inbox
     "edge_hello": (("shard", _INT), ("token", _STR)),
     "flashes": (("shard", _INT), ("seq", _INT), ("cells", _BYTES), ("times", _BYTES)),
-    # quota lease protocol (worker <-> coordinator, control socket; see shared/quota.py)
+    # quota lease protocol (worker <-> coordinator, control socket; see shared/quota/)
     "quota_request": (("shard", _INT), ("seq", _INT), ("lease_id", _INT), ("granted", _INT),
                       ("returned", _INT), ("in_use", _INT), ("waiting", _INT)),
     "quota_grant": (("shard", _INT), ("seq", _INT), ("lease_id", _INT), ("granted", _INT),
@@ -103,6 +104,8 @@ def decode(data: bytes) -> tuple[str, list[Any]]:
 
 
 def pack_cells(cells: array) -> bytes:
+    """An ``array("i")`` of cell ids as the wire's int32 bytes (native order: little-endian
+    on the supported hosts)."""
     return cells.tobytes()
 
 
@@ -111,6 +114,7 @@ def unpack_cells(data: bytes) -> array:
 
 
 def pack_times(times: array) -> bytes:
+    """An ``array('d')`` of times as the wire's float64 bytes."""
     return times.tobytes()
 
 

@@ -48,15 +48,29 @@ class ShardConfig:
     trace_quota: bool
 
     def __post_init__(self) -> None:
-        grid = Grid(*self.grid)
         _int_at_least("workers", self.workers, 1)
-        if not 0 <= self.shard < self.workers:
+        _int_at_least("shard", self.shard, 0)
+        if self.shard >= self.workers:
             raise ShardConfigError(f"shard(={self.shard}) must be in [0, workers(={self.workers}))")
-        if self.init not in INIT_MODES:
+        if not (isinstance(self.grid, tuple) and len(self.grid) == 2):
+            raise ShardConfigError(f"grid(={self.grid!r}) must be (width, height)")
+        try:
+            grid = Grid(*self.grid)
+        except ValueError as exc:
+            raise ShardConfigError(f"grid(={self.grid!r}): {exc}") from None
+        if not isinstance(self.params, FireflyParams):
+            raise ShardConfigError(f"params(={self.params!r}) must be FireflyParams")
+        if not isinstance(self.init, str) or self.init not in INIT_MODES:
             raise ShardConfigError(f"init(={self.init!r}) must be one of {INIT_MODES}")
+        if not isinstance(self.kicks, tuple):
+            raise ShardConfigError(f"kicks(={self.kicks!r}) must be a tuple of cell ids")
         for cell in self.kicks:
-            if not (isinstance(cell, int) and 0 <= cell < grid.cells):
-                raise ShardConfigError(f"kick cell {cell!r} is not a cell of the {grid.cells}-cell grid")
+            if isinstance(cell, bool) or not (isinstance(cell, int) and 0 <= cell < grid.cells):
+                raise ShardConfigError(f"kicks: {cell!r} is not a cell of the {grid.cells}-cell grid "
+                                       f"(an int in [0, {grid.cells}))")
+        for name in ("run_dir", "inbox"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise ShardConfigError(f"{name}(={getattr(self, name)!r}) must be a non-empty string")
         for name in ("fps", "report_interval", "heartbeat_timeout", "lease_s"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
@@ -65,9 +79,9 @@ class ShardConfig:
         _int_at_least("yield_every", self.yield_every, 1)
         if self.limit is not None:
             _int_at_least("limit", self.limit, 1)
-        for name in ("run_dir", "inbox"):
-            if not isinstance(getattr(self, name), str) or not getattr(self, name):
-                raise ShardConfigError(f"{name}(={getattr(self, name)!r}) must be a non-empty string")
+        for name in ("trace_signals", "trace_quota"):
+            if not isinstance(getattr(self, name), bool):
+                raise ShardConfigError(f"{name}(={getattr(self, name)!r}) must be true or false")
 
     @property
     def quota(self) -> bool:
@@ -84,7 +98,7 @@ class ShardConfig:
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> "ShardConfig":
-        """Validate and build; any problem is a :class:`ShardConfigError`."""
+        """Validate and build; any problem is a :class:`ShardConfigError` naming the field."""
         if not isinstance(data, Mapping):
             raise ShardConfigError(f"config is {type(data).__name__}, not a map")
         names = {f.name for f in fields(cls)}
@@ -94,28 +108,37 @@ class ShardConfig:
         unknown = sorted(set(data) - names, key=str)
         if unknown:
             raise ShardConfigError(f"config has unknown fields {', '.join(map(str, unknown))}")
-        try:
-            grid = data["grid"]
-            if not (isinstance(grid, (list, tuple)) and len(grid) == 2):
-                raise ShardConfigError(f"grid(={grid!r}) must be [width, height]")
-            params = data["params"]
-            if not isinstance(params, Mapping):
-                raise ShardConfigError(f"params(={params!r}) must be a map")
-            kicks = data["kicks"]
-            if not isinstance(kicks, (list, tuple)):
-                raise ShardConfigError(f"kicks(={kicks!r}) must be a list of cell ids")
-            values = {**data, "grid": (grid[0], grid[1]), "kicks": tuple(kicks),
-                      "params": FireflyParams.from_dict(dict(params))}
-            for name in ("shard", "workers", "yield_every"):
-                _int_at_least(name, values[name], 0)
-            for name in ("trace_signals", "trace_quota"):
-                if not isinstance(values[name], bool):
-                    raise ShardConfigError(f"{name}(={values[name]!r}) must be true or false")
-            return cls(**values)
-        except ShardConfigError:
-            raise
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ShardConfigError(f"bad config: {exc}") from None
+        grid = data["grid"]
+        if not (isinstance(grid, (list, tuple)) and len(grid) == 2):
+            raise ShardConfigError(f"grid(={grid!r}) must be [width, height]")
+        kicks = data["kicks"]
+        if not isinstance(kicks, (list, tuple)):
+            raise ShardConfigError(f"kicks(={kicks!r}) must be a list of cell ids")
+        values = {**data, "grid": (grid[0], grid[1]), "kicks": tuple(kicks),
+                  "params": _params_from_wire(data["params"])}
+        return cls(**values)
+
+
+def _params_from_wire(params: Any) -> FireflyParams:
+    if not isinstance(params, Mapping):
+        raise ShardConfigError(f"params(={params!r}) must be a map")
+    names = {f.name for f in fields(FireflyParams)}
+    missing = sorted(names - params.keys())
+    if missing:
+        raise ShardConfigError(f"params lacks {', '.join(missing)}")
+    unknown = sorted(set(params) - names, key=str)
+    if unknown:
+        raise ShardConfigError(f"params has unknown fields {', '.join(map(str, unknown))}")
+    for name in sorted(names):
+        value = params[name]
+        number = int if name == "seed" else (int, float)
+        if isinstance(value, bool) or not isinstance(value, number):
+            kind = "an int" if name == "seed" else "a number"
+            raise ShardConfigError(f"params.{name}(={value!r}) must be {kind}")
+    try:
+        return FireflyParams.from_dict(dict(params))
+    except ValueError as exc:
+        raise ShardConfigError(f"params: {exc}") from None
 
 
 def _int_at_least(name: str, value: Any, low: int) -> None:

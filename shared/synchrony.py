@@ -5,7 +5,7 @@ Z_s = Σ exp(iθ_j) over its own agents and its count N_s; the whole grid's
 R = |Σ Z_s| / Σ N_s. Exact, because the sum is linear.
 
 Time to sync T_R is the first time from which R >= :data:`SYNC_THRESHOLD` held at
-every observation for a full period (DESIGN §4). The rule lives here once:
+every observation for a full period (docs/design.md, §4). The rule lives here once:
 :class:`SyncTracker` applies it online (the coordinator, the model explorer) and
 :func:`time_to_sync` to a finished series (the log readers); both call
 :func:`held_long_enough`, so they agree to the last float.

@@ -1,14 +1,17 @@
 """Fixtures shared by the test files: a factory for real simulator runs that are
-always cleaned up, even when the test fails."""
+always cleaned up, even when the test fails, and one for schema-valid shard log lines."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
+
+from shared.histogram import Histogram
+from shared.runlog.schema import HISTOGRAMS, SCHEMA_VERSION, Counters
 
 from simrun import SimRun
 
@@ -25,6 +28,29 @@ def sim(tmp_path: Path) -> Iterator[Callable[..., SimRun]]:
     yield start
     for run in runs:
         run.cleanup()
+
+
+def make_shard_line(shard: int = 0, *, t: float = 1.0, fps: float = 30.0, flashes: int = 0,
+                    p99_ms: float = 1.0, interval_s: float = 1.0, final: bool = False,
+                    **extra: Any) -> dict[str, Any]:
+    """A shard log line as a worker reports it (shared.runlog.schema.SHARD_FIELDS)."""
+    hist = Histogram()
+    hist.record(p99_ms)
+    line: dict[str, Any] = {
+        "v": SCHEMA_VERSION, "shard": shard, "t": t, "interval_s": interval_s, "agents": 10,
+        "fps": fps, "frames": int(fps * interval_s), **{name: hist.to_dict() for name in HISTOGRAMS},
+        "counters": Counters(flashes=flashes).as_dict(),
+        "process": {"cpu_percent": 10.0, "rss_bytes": 1, "loop_busy": 0.1, "gc_ms": 0.0, "gc_young": 0},
+        "links": {}, "link_gaps": 0, "telemetry_dropped": 0, "frames_skipped": 0, **extra,
+    }
+    if final:
+        line["final"] = True
+    return line
+
+
+@pytest.fixture
+def shard_line() -> Callable[..., dict[str, Any]]:
+    return make_shard_line
 
 
 @pytest.hookimpl(tryfirst=True)

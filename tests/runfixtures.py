@@ -1,9 +1,13 @@
-"""Write synthetic, schema-exact run directories (docs/logs.md, schema 1) for tests.
+"""Write synthetic, schema-exact run directories for tests (a test fixture writer, not
+a simulator).
 
 A test says what each shard did in each reporting interval (``Second``) and gets a
 run directory that looks exactly like one ``sim-coordinator`` would write, so the
-gathering scripts can be checked against numbers the test knows. Nothing is random
-unless the test passes its own seeded values.
+gathering tools can be checked against numbers the test knows. File names, the
+counter list and the schema version come from :mod:`shared.runlog.schema`, and every
+record written passes its ``check`` against the matching ``*_FIELDS`` spec
+(tests/test_runlog_schema.py checks that). Nothing is random unless the test passes
+its own seeded values.
 """
 
 from __future__ import annotations
@@ -15,14 +19,10 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from shared.histogram import Histogram
+from shared.runlog.schema import (COORDINATOR_LOG, COUNTERS, RUN_JSON, SCHEMA_VERSION,
+                                  SUMMARY_JSON, shard_log)
 
-__all__ = ["Second", "write_run", "COUNTER_NAMES"]
-
-COUNTER_NAMES = (
-    "flashes", "local_signals", "edge_flashes_sent", "edge_flashes_received",
-    "edge_flashes_dropped", "signals_ignored_refractory", "quota_waits",
-    "malformed_rejected",
-)
+__all__ = ["Second", "write_run", "shard_line"]
 
 
 @dataclass(frozen=True)
@@ -48,17 +48,18 @@ def _hist(values: Sequence[float]) -> dict[str, Any]:
 def shard_line(shard: int, t: float, second: Second, *, agents: int,
                interval: float = 1.0, limit: int | None = None) -> dict[str, Any]:
     """One ``shard-<K>.jsonl`` line, every field of the schema present."""
-    counters = {name: 0 for name in COUNTER_NAMES}
+    counters = {name: 0 for name in COUNTERS}
     counters.update(second.counters)
     line: dict[str, Any] = {
-        "v": 1, "shard": shard, "t": t, "interval_s": interval, "agents": agents,
+        "v": SCHEMA_VERSION, "shard": shard, "t": t, "interval_s": interval, "agents": agents,
         "fps": second.fps, "frames": int(round(second.fps * interval)),
         "frame_lateness_ms": _hist(second.frame_lateness_ms),
         "flash_lateness_ms": _hist(second.flash_lateness_ms),
         "edge_latency_ms": _hist(second.edge_latency_ms),
         "counters": counters,
         "process": {"cpu_percent": second.cpu_percent, "rss_bytes": second.rss_bytes,
-                    "loop_busy": second.loop_busy},
+                    "loop_busy": second.loop_busy, "gc_ms": 0.0, "gc_young": 0},
+        "links": {}, "link_gaps": 0, "telemetry_dropped": 0, "frames_skipped": 0,
     }
     if limit is not None:
         line["quota"] = {"held": 10, "in_use": 7, "waiting": 3}
@@ -82,7 +83,7 @@ def write_run(root: Path, shards: Mapping[int, Sequence[Second]], *,
     side = int(math.isqrt(agents_per_shard))
     agents = agents_per_shard * n_shards
     meta = {
-        "schema": 1, "run_dir": str(run), "started_at": "2026-01-01T00:00:00Z",
+        "schema": SCHEMA_VERSION, "run_dir": str(run), "started_at": "2026-01-01T00:00:00Z",
         "seed": seed, "workers": n_shards, "agents": agents,
         "config": {"grid": [side * n_shards, side], "period": period, "nudge": 0.2,
                    "refractory": 0.2 * period, "duration": interval * _longest(shards),
@@ -95,15 +96,15 @@ def write_run(root: Path, shards: Mapping[int, Sequence[Second]], *,
         "host": {"hostname": "test", "platform": "linux", "cpus": 2,
                  "memory_bytes": 8 * 2**30},
     }
-    _dump(run / "run.json", meta)
+    _dump(run / RUN_JSON, meta)
     for k, seconds in shards.items():
         lines = [shard_line(k, (i + 1) * interval, s, agents=agents_per_shard,
                             interval=interval, limit=limit) for i, s in enumerate(seconds)]
-        _dump_lines(run / f"shard-{k}.jsonl", lines)
-    _dump_lines(run / "coordinator.jsonl",
+        _dump_lines(run / shard_log(k), lines)
+    _dump_lines(run / COORDINATOR_LOG,
                 _coordinator_lines(shards, R_series, interval, limit))
     if summary:
-        _dump(run / "summary.json", _summary(shards, agents, interval, time_to_sync_s, exit))
+        _dump(run / SUMMARY_JSON, _summary(shards, agents, interval, time_to_sync_s, exit))
     return run
 
 
@@ -120,7 +121,7 @@ def _coordinator_lines(shards: Mapping[int, Sequence[Second]],
         points = [[pt, r] for pt, r in R_series if t - interval < pt <= t]
         present = [s[i] for s in shards.values() if i < len(s)]
         line: dict[str, Any] = {
-            "v": 1, "t": t, "R": points[-1][1] if points else 0.0,
+            "v": SCHEMA_VERSION, "t": t, "R": points[-1][1] if points else 0.0,
             "flashes_per_s": sum(s.counters.get("flashes", 0) for s in present) / interval,
             "min_fps": min(s.fps for s in present),
             "worst_p99_flash_lateness_ms": 0.0, "workers_alive": len(present),
@@ -135,10 +136,10 @@ def _coordinator_lines(shards: Mapping[int, Sequence[Second]],
 def _summary(shards: Mapping[int, Sequence[Second]], agents: int, interval: float,
              time_to_sync_s: float | None, exit: str) -> dict[str, Any]:
     everything = [s for seconds in shards.values() for s in seconds]
-    totals = {name: sum(s.counters.get(name, 0) for s in everything) for name in COUNTER_NAMES}
+    totals = {name: sum(s.counters.get(name, 0) for s in everything) for name in COUNTERS}
     duration = interval * _longest(shards)
     return {
-        "schema": 1, "exit": exit, "duration_s": duration, "agents": agents,
+        "schema": SCHEMA_VERSION, "exit": exit, "duration_s": duration, "agents": agents,
         "workers": len(shards), "R_final": 0.5, "R_max": 0.95,
         "time_to_sync_s": time_to_sync_s, "flashes": totals["flashes"],
         "flashes_per_s": totals["flashes"] / duration if duration else 0.0,
@@ -146,7 +147,8 @@ def _summary(shards: Mapping[int, Sequence[Second]], agents: int, interval: floa
         "frame_lateness_ms": _hist([v for s in everything for v in s.frame_lateness_ms]),
         "edge_latency_ms": _hist([v for s in everything for v in s.edge_latency_ms]),
         "min_fps": min((s.fps for s in everything), default=0.0),
-        "counters": totals, "error": None,
+        "counters": totals, "frames_incomplete": 0, "workers_lost": {},
+        "malformed_rejected_coordinator": 0, "error": None,
     }
 
 

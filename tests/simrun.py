@@ -2,16 +2,19 @@
 
 :class:`SimRun` starts ``python -m coordinator`` as a subprocess, collects its output
 lines on a thread, records the pids of every worker it spawned, and, whatever happens
-in the test, kills and reaps the coordinator and every recorded worker on cleanup.
+in the test, kills and reaps the coordinator and every recorded worker on cleanup,
+and removes the run's ipc socket folder if a killed coordinator left it behind.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -27,6 +30,7 @@ class SimRun:
         self.args = [sys.executable, "-m", "coordinator", "--headless", "--log-dir", str(log_dir), *args]
         self.lines: list[str] = []
         self.worker_pids: set[int] = set()
+        self.socket_dirs: set[Path] = set()  # the run's ipc folder, read from a worker's argv
         self.proc = subprocess.Popen(
             self.args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})})
@@ -58,10 +62,24 @@ class SimRun:
         """Remember the pids of the coordinator's worker children (call while running)."""
         try:
             for child in psutil.Process(self.proc.pid).children(recursive=True):
-                self.worker_pids.add(child.pid)
+                if child.pid not in self.worker_pids:
+                    self.worker_pids.add(child.pid)
+                    self._record_socket_dir(child)
         except psutil.NoSuchProcess:
             pass
         return self.worker_pids
+
+    def _record_socket_dir(self, worker: psutil.Process) -> None:
+        try:
+            cmd = worker.cmdline()
+        except psutil.Error:
+            return
+        if "--control" in cmd[:-1]:
+            control = cmd[cmd.index("--control") + 1]
+            if control.startswith("ipc://"):
+                folder = Path(control.removeprefix("ipc://")).parent
+                if folder.parent == Path(tempfile.gettempdir()) and folder.name.startswith("cascade-"):
+                    self.socket_dirs.add(folder)
 
     def wait_workers(self, n: int, timeout: float = 60.0) -> set[int]:
         deadline = time.monotonic() + timeout
@@ -105,6 +123,8 @@ class SimRun:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        for folder in self.socket_dirs:  # a SIGKILLed coordinator cannot remove its own
+            shutil.rmtree(folder, ignore_errors=True)
         if self.proc.stdout is not None:
             self.proc.stdout.close()
 

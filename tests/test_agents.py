@@ -1,9 +1,8 @@
-"""The firefly model (DESIGN §4) as the worker runs it, on a deterministic lock-step
-clock: agents are real Cascade VM tasks on one Engine."""
+"""The firefly model (docs/design.md, §4) as the worker runs it, on a deterministic lock-step
+clock: agents are real Cascade VM tasks on one Engine, built by worker.shard.build_shard
+like the worker's; and quota preemption (an alarm rung with PREEMPTED) on that clock."""
 
 from __future__ import annotations
-
-import asyncio
 
 import pytest
 
@@ -11,9 +10,9 @@ from shared import cascade as cs
 from shared.clock import LockstepClock
 from shared.grid import Grid
 from shared.model import FireflyParams
-from shared.partition import partition, shard_layout
-from worker.agents import ShardAgents, firefly_agent
+from shared.quota import RESOURCE
 from worker.metrics import ShardMetrics
+from worker.shard import build_shard, layout_of
 
 P = 10.0
 
@@ -21,29 +20,21 @@ P = 10.0
 class World:
     """One shard holding a whole small grid, with chosen initial phases."""
 
-    def __init__(self, phases: list[float], params: FireflyParams, grid: Grid) -> None:
-        loop = asyncio.get_running_loop()
+    def __init__(self, phases: list[float], params: FireflyParams, grid: Grid, *,
+                 slots: cs.ResourceManager | None = None) -> None:
         self.grid = grid
         self.clock = LockstepClock(grid.cells)
-        self.metrics = ShardMetrics(loop)
+        self.metrics = ShardMetrics()
         self.signals: list[tuple[float, int, int]] = []
-        layout = shard_layout(grid, partition(grid, 1), 0)
-        self.agents = ShardAgents(layout, params, self.clock, phases, self.metrics,
-                                  trace=lambda t, a, b, via: self.signals.append((t, a, b)))
-        agents = self.agents
-
-        @cs.resource(name="shard")
-        def shard():
-            yield agents
-
-        self.engine = cs.Engine()
-        self.engine.register(shard)
-        self.tasks = [loop.create_task(self.engine.run(firefly_agent(i), use_vm=True))
-                      for i in range(agents.n)]
+        self.shard = build_shard(layout_of(grid, 1, 0), params, phases, self.clock, self.metrics,
+                                 yield_every=16, slots=slots,
+                                 trace=lambda t, a, b, via: self.signals.append((t, a, b)))
+        self.agents = self.shard.agents
+        self.tasks = self.shard.start()
 
     async def stop(self) -> list[int]:
-        self.clock.stop_all()
-        return await asyncio.gather(*self.tasks)
+        self.shard.stop()
+        return await self.shard.finished()
 
 
 def params(**kw) -> FireflyParams:
@@ -128,3 +119,36 @@ async def test_lock_step_runs_are_deterministic():
                 round(sum(w.agents.epoch), 9))
 
     assert await run() == await run()
+
+
+async def test_a_preempted_agent_gives_its_slot_back_and_queues_again():
+    grid = Grid(3, 1)
+    slots = cs.ResourceManager({RESOURCE: 2}, elastic=True)
+    # uncoupled (refractory covers the whole period): each agent flashes on its own
+    w = World([1.0, 2.0, 3.0], params(nudge=0.001, refractory=9.9), grid, slots=slots)
+    await w.clock.advance(0.0)
+    # agents 0 and 1 hold the two slots while they wait on their alarms; 2 queues
+    assert [w.clock.pending(i) for i in range(3)] == [True, True, False]
+    assert slots.in_use(RESOURCE) == 2 and slots.waiting() == 1
+    assert w.clock.preempt(1) == 1  # the lease lapsed under one running step
+    await w.clock.advance(0.0)
+    # agent 0 ended its step without flashing, gave its slot to agent 2, queued again
+    assert [w.clock.pending(i) for i in range(3)] == [False, True, True]
+    assert slots.in_use(RESOURCE) == 2 and slots.waiting() == 1
+    assert w.metrics.counters.flashes == 0
+    assert w.agents.due(0) == pytest.approx(9.0)  # its phase is untouched
+    assert slots.statistics().waited == 2  # agent 2 at first, agent 0 after preemption
+    # From now on slots pass on in FIFO order at each flash: agent 2 (due 7) flashes
+    # and agent 0 takes its slot, agent 1 (due 8) flashes and agent 2 takes it, ...
+    await w.clock.advance(7.5)
+    assert w.metrics.counters.flashes == 1
+    assert [w.clock.pending(i) for i in range(3)] == [True, True, False]
+    await w.clock.advance(8.5)
+    assert w.metrics.counters.flashes == 2
+    assert [w.clock.pending(i) for i in range(3)] == [True, False, True]
+    await w.clock.advance(9.5)
+    assert w.metrics.counters.flashes == 3  # agent 0 at 9: preemption cost it no time
+    assert w.metrics.flash_lateness.max == 0.0
+    counts = await w.stop()
+    assert counts == [1, 1, 1]
+    assert slots.in_use(RESOURCE) == 0

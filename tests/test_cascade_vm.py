@@ -1,13 +1,16 @@
 """The blueprint VM of shared.cascade: TailCall semantics, mutual recursion, flat
-memory over a million tail calls, yielding to the event loop, and thousands of
-concurrent runs on one Engine without cross-talk."""
+memory over a million tail calls, yielding to the event loop, thousands of
+concurrent runs on one Engine without cross-talk; one TailCall binding rule on the
+graph path, both VM loops and target switches; and a VM that never imports the Engine."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import itertools
 import tracemalloc
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -384,3 +387,166 @@ def test_thousands_of_concurrent_runs_have_no_cross_talk(use_vm: bool, n_runs: i
     for run_no, _, serial in results:
         assert by_serial[serial].users == {run_no}
     assert all(record.closed == 1 for record in opened)
+
+
+# -- one TailCall binding rule on every path ------------------------------------------------
+PATHS = ["graph", "graph-switch", "vm-single", "vm-general", "vm-switch"]
+
+BINDING_CASES = [
+    # (TailCall args, TailCall kwargs, expected inputs (a, b, c) or the expected error)
+    ((), {}, (1, 2, 3)),
+    ((), {"b": 20}, (1, 20, 3)),
+    ((10,), {}, (10, 2, 3)),
+    ((10,), {"c": 30}, (10, 2, 30)),
+    ((10, 20, 30), {}, (10, 20, 30)),
+    ((), {"bogus": 1},
+     "TailCall names 'bogus', which is not an input of probe(); its inputs are ['a', 'b', 'c']"),
+    ((1, 2, 3, 4), {},
+     "TailCall gives 4 positional values, but probe() has 3 input(s) ['a', 'b', 'c']; "
+     "give at most 3"),
+    ((10,), {"a": 5},
+     "TailCall gives input 'a' of probe() twice, positionally and by keyword; give it once"),
+]
+
+
+def run_binding_case(path: str, args: tuple[Any, ...], kwargs: dict[str, Any],
+                     monkeypatch: pytest.MonkeyPatch) -> tuple[Any, list[str]]:
+    """The inputs probe() sees after one ``TailCall(*args, **kwargs)`` on ``path``, or
+    ``(error type, message)``; and the VM loops that ran (to prove the path was taken)."""
+    loops: list[str] = []
+    for loop in ("_run_single", "_run_general"):
+        original = getattr(cs.VirtualMachine, loop)
+
+        def spy(self: Any, *a: Any, _original: Any = original, _loop: str = loop) -> Any:
+            loops.append(_loop)
+            return _original(self, *a)
+
+        monkeypatch.setattr(cs.VirtualMachine, loop, spy)
+    calls = 0
+
+    @cs.task(name="probe")
+    def probe(a: int, b: int, c: int = 0) -> Any:  # c's default differs from start's
+        nonlocal calls
+        calls += 1
+        if calls == 1 and not path.endswith("switch"):
+            return cs.TailCall(*args, **kwargs)
+        return (a, b, c)
+
+    @cs.task(name="start")
+    def start(a: int, b: int, c: int = 3) -> Any:  # carried over by name to probe
+        return cs.TailCall(*args, target=probe, **kwargs)
+
+    bus = cs.MessageBus()
+    task_events: list[Any] = []
+    if path == "vm-general":  # a task-event subscriber sends the VM to its general loop
+        bus.subscribe(cs.TaskStarted, task_events.append)
+    engine = cs.Engine(bus=bus)
+    target = start(1, 2) if path.endswith("switch") else probe(1, 2, 3)
+    try:
+        outcome: Any = asyncio.run(engine.run(target, use_vm=path.startswith("vm")))
+    except Exception as exc:
+        outcome = (type(exc), str(exc))
+    if path == "vm-general":
+        assert task_events, "the general loop publishes task events"
+    monkeypatch.undo()
+    return outcome, loops
+
+
+@pytest.mark.parametrize("args, kwargs, expected", BINDING_CASES)
+def test_one_tailcall_binding_rule_on_every_path(args: tuple[Any, ...], kwargs: dict[str, Any],
+                                                 expected: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    if isinstance(expected, str):
+        expected = (cs.CascadeError, expected)  # exactly CascadeError: not the task's fault
+    outcomes, loops = {}, {}
+    for path in PATHS:
+        outcomes[path], loops[path] = run_binding_case(path, args, kwargs, monkeypatch)
+    assert outcomes == {path: expected for path in PATHS}
+    assert loops["graph"] == loops["graph-switch"] == []
+    assert loops["vm-single"] == ["_run_single"]
+    assert loops["vm-general"] == ["_run_general"]
+    assert loops["vm-switch"][0] == "_run_single"
+    assert loops["vm-switch"][1:] == ([] if isinstance(expected[0], type) else ["_run_single"])
+
+
+def test_keyword_fast_path_falls_back_to_the_rule_for_a_later_bad_name() -> None:
+    """The hot loop writes valid keywords inline; a bad one after valid ones must still
+    raise the rule's error, not be skipped."""
+
+    @cs.task(name="probe")
+    def probe(a: int, b: int) -> Any:
+        return cs.TailCall(a=a - 1, b=b, bogus=0) if a else "unreachable"
+
+    with pytest.raises(cs.CascadeError, match="'bogus', which is not an input of probe"):
+        run_vm(cs.Engine(), probe(5, 1))
+
+
+# -- the VM does not know the Engine ---------------------------------------------------------
+CASCADE = Path(cs.__file__).resolve().parent
+
+
+def engine_imports(source: str) -> list[int]:
+    """Lines of ``source`` (a module of shared/cascade) that import ``_engine`` in any
+    form: relative or absolute, at the top, in a function or under TYPE_CHECKING."""
+    lines: list[int] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom):
+            modules = [node.module or ""] + [f"{node.module or ''}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            modules = [a.name for a in node.names]
+        else:
+            continue
+        if any("_engine" in m.split(".") for m in modules):
+            lines.append(node.lineno)
+    return lines
+
+
+@pytest.mark.parametrize("source", [
+    "from ._engine import Engine",
+    "from . import _engine",
+    "from shared.cascade._engine import RunContext",
+    "import shared.cascade._engine as e",
+    "if TYPE_CHECKING:\n    from ._engine import Engine\n",
+    "def f():\n    from ._engine import Engine\n",
+])
+def test_the_engine_import_checker_catches_every_form(source: str) -> None:
+    assert engine_imports(source) != []
+
+
+def test_the_engine_import_checker_passes_other_imports() -> None:
+    assert engine_imports("from ._blueprint import Blueprint\nimport shared.cascade._vm\n"
+                          "from ._engine_helpers import x\n") == []
+
+
+def test_vm_module_never_imports_the_engine() -> None:
+    source = (CASCADE / "_vm.py").read_text(encoding="utf-8")
+    assert engine_imports(source) == []
+
+
+def test_vm_runs_a_blueprint_without_an_engine() -> None:
+    """The VM's collaborators are given, not reached for through an Engine."""
+    from shared.cascade._resources import RunResources
+
+    @cs.task
+    def other(m: int, trail: str) -> Any:
+        return trail + "o" if m == 0 else cs.TailCall(m=m - 1, trail=trail + "o")
+
+    @cs.task
+    def countdown(n: int, trail: str = "") -> Any:
+        return cs.TailCall(target=other, m=n) if n else trail
+
+    compiled: list[Any] = []
+
+    def compile_target(target: Any) -> cs.Blueprint:
+        compiled.append(target)
+        return cs.BlueprintBuilder().build(target)
+
+    vm = cs.VirtualMachine(compile_target, yield_every=2)
+    bp = compile_target(countdown(2))
+    ctx = cs.RunContext(1, RunResources({}))
+    assert asyncio.run(vm.run(bp, bp.initial_inputs(countdown(2)), ctx)) == "ooo"
+    assert compiled[1:] == [other]
+
+
+def test_engine_takes_no_connector() -> None:
+    with pytest.raises(TypeError, match="connector"):
+        cs.Engine(connector=object())  # type: ignore[call-arg]

@@ -1,19 +1,27 @@
-"""sim-coordinator's option validation: clear one-line errors, exit 2, nothing started."""
+"""sim-coordinator's options: clear one-line errors, exit 2, nothing started; defaults
+come from RunConfig. In-process (typer's CliRunner) except the one e2e check that
+``python -m coordinator`` really is the CLI."""
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
+from typer.testing import CliRunner
+
+from coordinator import cli
+from coordinator.config import RunConfig, default_workers
 
 from simrun import ROOT
 
 
-def _run(*args: str, tmp_path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "coordinator", "--headless", "--log-dir",
-                           str(tmp_path / "runs"), *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60)
+def _invoke(*args: str, tmp_path: Path) -> Any:
+    return CliRunner().invoke(cli.app, ["--headless", "--log-dir", str(tmp_path / "runs"), *args])
 
 
 @pytest.mark.parametrize("args, message", [
@@ -33,26 +41,61 @@ def _run(*args: str, tmp_path) -> subprocess.CompletedProcess[str]:
     (("--limit", "0",), "--limit 0: must be at least 1"),
 ])
 def test_bad_options_fail_with_a_clear_message(args, message, tmp_path):
-    result = _run(*args, tmp_path=tmp_path)
-    assert result.returncode == 2, result
-    assert message in result.stdout + result.stderr
+    result = _invoke(*args, tmp_path=tmp_path)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
     assert not (tmp_path / "runs").exists()  # nothing was started
 
 
-def test_help_explains_the_options(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "coordinator", "--help"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0
+def test_help_explains_the_options():
+    result = CliRunner().invoke(cli.app, ["--help"])
+    assert result.exit_code == 0
     for option in ("--workers", "--grid", "--period", "--nudge", "--refractory", "--duration",
                    "--seed", "--fps", "--headless", "--log-dir", "--limit"):
-        assert option in result.stdout
+        assert option in result.output
+    assert "default: the number of" in result.output  # not a number fixed at import time
+    assert "[default: 64x64]" in result.output and "[default: 2.0]" in result.output
+
+
+def test_the_cli_defaults_are_run_configs(monkeypatch, tmp_path):
+    seen: list[tuple[RunConfig, bool]] = []
+
+    class FakeSession:
+        def __init__(self, config: RunConfig, *, out: Any, live_view: bool) -> None:
+            seen.append((config, live_view))
+
+        async def run(self) -> int:
+            return 0
+
+    monkeypatch.setattr(cli, "Session", FakeSession)
+    result = CliRunner().invoke(cli.app, [])
+    assert result.exit_code == 0, result.output
+    (config, live_view), = seen
+    assert config == RunConfig()
+    assert config.workers == default_workers()
+    assert live_view is False  # CliRunner's stdout is not a terminal
+    assert "headless" not in {f.name for f in dataclasses.fields(RunConfig)}
+
+
+def test_the_workers_default_is_resolved_at_run_time(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    assert RunConfig().workers == 3  # a factory called per RunConfig, not a value frozen at import
 
 
 def test_unwritable_log_dir_is_a_clear_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
+    result = CliRunner().invoke(cli.app, ["--headless", "--log-dir", str(blocker / "runs"),
+                                          "--duration", "1"])
+    assert result.exit_code == 1
+    assert "--log-dir" in result.output and "cannot create it" in result.output
+
+
+@pytest.mark.e2e
+def test_python_m_coordinator_is_the_cli(tmp_path):
     result = subprocess.run([sys.executable, "-m", "coordinator", "--headless", "--log-dir",
-                             str(blocker / "runs"), "--duration", "1"], cwd=ROOT,
+                             str(tmp_path / "runs"), "--workers", "0"], cwd=ROOT,
                             capture_output=True, text=True, timeout=60)
-    assert result.returncode == 1
-    assert "--log-dir" in result.stderr and "cannot create it" in result.stderr
+    assert result.returncode == 2
+    assert "error: --workers 0: must be at least 1" in result.stderr
+    assert not (tmp_path / "runs").exists()

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import random
 
-from shared.clock import LockstepClock, RealTimeClock
+import pytest
+
+from shared.clock import PREEMPTED, Clock, LockstepClock, RealTimeClock
 
 
 async def test_alarms_ring_in_due_order_and_never_early():
@@ -91,3 +94,43 @@ async def test_lockstep_clock_is_deterministic_and_ordered():
     await clock.advance(10.0)
     assert order[-1] == (2.6, 0)
     await asyncio.gather(*tasks)
+
+
+def test_both_clocks_implement_the_whole_clock_protocol():
+    methods = [n for n, v in vars(Clock).items() if callable(v) and not n.startswith("_")]
+    assert sorted(methods) == ["alarm", "move", "now", "parked", "pending", "preempt",
+                               "start", "stop_all"]
+    for cls in (RealTimeClock, LockstepClock):
+        for name in methods:
+            ours, theirs = inspect.signature(getattr(cls, name)), inspect.signature(getattr(Clock, name))
+            assert list(ours.parameters) == list(theirs.parameters), (cls.__name__, name)
+
+
+@pytest.mark.parametrize("kind", ["realtime", "lockstep"])
+async def test_preempt_rings_the_lowest_pending_keys_with_preempted(kind):
+    loop = asyncio.get_running_loop()
+    clock: Clock = RealTimeClock(loop, 4, t0=loop.time()) if kind == "realtime" else LockstepClock(4)
+    futures = [clock.alarm(k, 100.0) for k in (0, 2, 3)]
+    assert clock.preempt(2) == 2
+    assert [f.result() for f in futures[:2]] == [PREEMPTED, PREEMPTED]
+    assert not futures[2].done() and clock.pending(3) and not clock.pending(0)
+    assert clock.preempt(5) == 1 and futures[2].result() is PREEMPTED
+    assert clock.preempt(1) == 0
+    assert clock.stop_all() == 0
+
+
+async def test_lockstep_clock_parks_until_start():
+    clock = LockstepClock(2, parked=True)
+    f = clock.alarm(0, 1.0)
+    clock.alarm(1, 2.0)
+    assert clock.parked() == 2
+    with pytest.raises(RuntimeError, match="parked"):
+        await clock.advance(5.0)
+    clock.start(0.0)
+    assert clock.parked() == 0
+    with pytest.raises(RuntimeError, match="already started"):
+        clock.start(0.0)
+    await clock.advance(1.5)
+    assert f.result() == 1.0 and clock.pending(1)
+    assert clock.stop_all() == 1
+    assert await clock.alarm(0, 3.0) is None

@@ -1,5 +1,6 @@
-"""scripts/gather_logs.py, scripts/runlogs.py and scripts/bench_scaling.py on synthetic
-run directories written by tests/runfixtures.py."""
+"""sim-gather (coordinator/logtools/gather.py, also run as scripts/gather_logs.py),
+shared/runlog (reading, rows, tables), sim-plot and scripts/bench_scaling.py on
+synthetic run directories written by tests/runfixtures.py."""
 
 from __future__ import annotations
 
@@ -15,14 +16,16 @@ from pathlib import Path
 
 import pytest
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
-sys.path.insert(0, str(SCRIPTS))
+from runfixtures import Second, write_run
+from shared.histogram import Histogram
+from shared.runlog.reading import read_run
+from shared.runlog.rows import run_rows
+from shared.synchrony import time_to_sync
 
-import runlogs  # noqa: E402
-from runfixtures import Second, write_run  # noqa: E402
-from shared.histogram import Histogram  # noqa: E402
-
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = ROOT / "scripts"
 GATHER = SCRIPTS / "gather_logs.py"
+BIN = Path(sys.executable).parent  # the venv's bin: console scripts live next to python
 
 
 def gather(*args: object) -> subprocess.CompletedProcess[str]:
@@ -57,8 +60,8 @@ def run_dir(tmp_path: Path, shards: dict[int, list[Second]]) -> Path:
 
 
 def rows_by_shard(path: Path, **window: float) -> dict[object, dict]:
-    run = runlogs.read_run(path).window(**window)
-    return {row["shard"]: row for row in runlogs.run_rows(run)}
+    run = read_run(path).window(**window)
+    return {row["shard"]: row for row in run_rows(run)}
 
 
 # ---------------------------------------------------------------------------- numbers
@@ -123,15 +126,7 @@ def test_since_until_keep_lines_with_since_lt_t_le_until(run_dir, shards):
     after = rows_by_shard(run_dir, since=2.0)
     assert before["all"]["flashes"] + after["all"]["flashes"] == rows_by_shard(run_dir)["all"]["flashes"]
     with pytest.raises(ValueError):
-        runlogs.read_run(run_dir).window(since=5.0, until=5.0)
-
-
-def test_time_to_sync_needs_a_full_period_above_threshold():
-    points = [(0.0, 0.95), (1.0, 0.95), (1.5, 0.5),  # dips before a period passes
-              (2.0, 0.91), (3.0, 0.92), (4.0, 0.93), (4.5, 0.99), (5.0, 0.9)]
-    assert runlogs.time_to_sync(points, period=3.0) == 2.0
-    assert runlogs.time_to_sync(points, period=3.5) is None
-    assert runlogs.time_to_sync([(0.1, 0.95), (1.1, 0.95)], period=1.0) == 0.1  # float edge
+        read_run(run_dir).window(since=5.0, until=5.0)
 
 
 # ---------------------------------------------------------------------------- the CLI
@@ -193,7 +188,7 @@ def test_comparison_table_of_two_runs(tmp_path, run_dir):
     crashed = write_run(tmp_path, {0: [second(0, 0)] * 4, 1: [second(1, 1)] * 4},
                         name="run-20260101-000002-3", period=1.0, limit=50,
                         R_series=series, summary=False)
-    run = runlogs.read_run(crashed)
+    run = read_run(crashed)
     assert (run.time_to_sync_s, run.time_to_sync_source) == (2.0, "R_series")
     result = gather(run_dir, crashed)
     assert result.returncode == 0
@@ -289,13 +284,13 @@ def test_bad_histogram_and_missing_fields_in_process(tmp_path):
     coordinator = run_dir / "coordinator.jsonl"  # no R_series: fall back to each line's R
     coordinator.write_text("".join(json.dumps({"v": 1, "t": t, "R": r}) + "\n"
                                    for t, r in [(1, 0.5), (2, 0.95), (3, 0.96), (4, 0.97)]))
-    run = runlogs.read_run(run_dir)
+    run = read_run(run_dir)
     assert [x.t for x in run.shard_lines[0]] == [2.0, 3.0, 4.0]
     assert f"{path}: line 1 invalid (flash_lateness_ms: histogram count(=3) != sum of " \
            f"buckets(=2)), skipped" in run.warnings
     assert f"{path}: fields 'agents', 'frames' missing (lines 3-4)" in run.warnings
     assert run.time_to_sync_source == "R" and run.time_to_sync_s is None  # period 5 s
-    assert runlogs.time_to_sync(run.r_points(), period=2.0) == 2
+    assert time_to_sync(run.r_points(), period=2.0) == 2
 
 
 def test_not_a_run_dir_is_exit_2_naming_it_while_good_runs_are_still_reported(tmp_path, run_dir):
@@ -312,13 +307,23 @@ def test_not_a_run_dir_is_exit_2_naming_it_while_good_runs_are_still_reported(tm
     assert parent.returncode == 2 and f"(e.g. {run_dir})" in parent.stderr
 
 
-def test_bad_options_exit_2():
-    for script in ("gather_logs.py", "plot_run.py", "bench_scaling.py"):
+def test_help_and_bad_options_exit_2_with_one_line():
+    for script in ("gather_logs.py", "plot_run.py", "bench_scaling.py", "bench_scale.py"):
         shown = subprocess.run([sys.executable, str(SCRIPTS / script), "--help"],
                                capture_output=True, text=True, timeout=60)
         assert shown.returncode == 0 and shown.stdout.startswith(f"usage: {script}")
     assert gather().returncode == 2
-    assert gather("x", "--since", "5", "--until", "1").returncode == 2
+    bad = gather("x", "--since", "5", "--until", "1")
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr == ("gather_logs.py: error: --since (=5.0) must be smaller than "
+                          "--until (=1.0) (see --help)\n")
+
+
+def test_the_module_runs_with_python_m(run_dir):
+    result = subprocess.run([sys.executable, "-m", "coordinator.logtools.gather", str(run_dir)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == gather(run_dir).stdout
 
 
 # ---------------------------------------------------------------------------- plots
@@ -336,18 +341,69 @@ def test_plot_writes_four_non_empty_pngs(tmp_path, run_dir):
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
 
 
+def without_matplotlib(module: str, *argv: object) -> subprocess.CompletedProcess[str]:
+    """Run ``module``'s main(argv) in a Python where ``import matplotlib`` fails."""
+    code = ("import sys; sys.modules['matplotlib'] = None; "
+            f"from {module} import main; sys.exit(main({[str(a) for a in argv]!r}))")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+
+
 def test_plot_without_matplotlib_is_one_line_and_exit_2(run_dir, tmp_path):
-    hide = ("import sys, runpy; sys.modules['matplotlib'] = None; "
-            f"sys.path.insert(0, {str(SCRIPTS)!r}); "
-            f"sys.argv = ['gather_logs.py', {str(run_dir)!r}, '--plot', {str(tmp_path / 'p')!r}]; "
-            f"runpy.run_path({str(GATHER)!r}, run_name='__main__')")
-    result = subprocess.run([sys.executable, "-c", hide], capture_output=True, text=True,
-                            timeout=60)
+    hint = "pip install 'cascade-fireflies[plot]' (or pip install matplotlib)"
+    result = without_matplotlib("coordinator.logtools.gather", run_dir, "--plot", tmp_path / "p")
     assert result.returncode == 2
-    assert warnings_of(result) == [
-        "error: --plot needs matplotlib: pip install 'cascade-fireflies[plot]' "
-        "(or pip install matplotlib)"]
+    assert warnings_of(result) == [f"error: --plot needs matplotlib: {hint}"]
     assert result.stdout == "" and not (tmp_path / "p").exists()
+    alone = without_matplotlib("coordinator.logtools.plot", run_dir, "--out", tmp_path / "q")
+    assert alone.returncode == 2 and alone.stdout == ""
+    assert warnings_of(alone) == [f"error: plotting needs matplotlib: {hint}"]
+    assert not (tmp_path / "q").exists()
+
+
+# ------------------------------------------------------------------- console scripts
+
+
+@pytest.mark.parametrize("name", ["sim-gather", "sim-plot"])
+def test_console_script_is_installed_next_to_python_with_help(name):
+    script = BIN / name
+    assert script.is_file(), f"{script} missing: pip install -e '.[test]'"
+    shown = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0 and shown.stdout.startswith(f"usage: {name} ")
+
+
+def test_sim_gather_prints_the_table_and_fails_on_a_non_run(run_dir, tmp_path):
+    result = subprocess.run([str(BIN / "sim-gather"), str(run_dir)], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == gather(run_dir).stdout  # the script and the command agree
+    assert [line.split()[0] for line in result.stdout.splitlines()[2:6]] == ["0", "1", "2", "all"]
+    missing = subprocess.run([str(BIN / "sim-gather"), str(tmp_path / "nope")],
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2
+    assert missing.stderr == f"error: {tmp_path / 'nope'}: no such directory\n"
+
+
+def test_sim_plot_writes_four_pngs_into_out_and_says_where(run_dir, tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "made" / "here"  # --out is created when missing
+    result = subprocess.run([str(BIN / "sim-plot"), str(run_dir), "--out", str(out)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    written = [Path(line) for line in result.stdout.splitlines()]
+    assert sorted(p.name for p in written) == [f"run-20260101-000000-1-{s}.png"
+                                               for s in ("R", "fps", "lateness-hist", "lateness")]
+    for png in written:
+        assert png.parent == out and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    clash = tmp_path / "a-file"
+    clash.write_text("")
+    refused = subprocess.run([str(BIN / "sim-plot"), str(run_dir), "--out", str(clash)],
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and len(refused.stderr.splitlines()) == 1
+    assert str(clash) in refused.stderr
+    not_run = subprocess.run([str(BIN / "sim-plot"), str(tmp_path)], capture_output=True,
+                             text=True, timeout=60)
+    assert not_run.returncode == 2 and not_run.stderr.startswith(f"error: {tmp_path}: ")
 
 
 # ------------------------------------------------------------------------ benchmark
@@ -375,18 +431,19 @@ def test_bench_scaling_dry_run_prints_the_commands(tmp_path):
 
 
 def test_bench_scaling_runs_a_fake_simulator_and_compares(tmp_path):
-    # a stand-in for sim-coordinator that writes a fixture run and prints its path
+    # a stand-in for sim-coordinator that copies a fixture run and prints its path
+    templates = tmp_path / "templates"
+    for w in (1, 2):
+        write_run(templates, {k: [Second()] * 2 for k in range(w)}, name=f"run-{w}",
+                  time_to_sync_s=1.5)
     fake = tmp_path / "fake_sim.py"
     fake.write_text(
-        "import sys\n"
-        f"sys.path[:0] = [{str(Path(__file__).parent)!r}]\n"
+        "import shutil, sys\n"
         "from pathlib import Path\n"
-        "from runfixtures import Second, write_run\n"
         "args = sys.argv[1:]\n"
         "w = int(args[args.index('--workers') + 1])\n"
         "root = Path(args[args.index('--log-dir') + 1])\n"
-        "run = write_run(root, {k: [Second()] * 2 for k in range(w)}, name=f'run-{w}',"
-        " time_to_sync_s=1.5)\n"
+        f"run = shutil.copytree(Path({str(templates)!r}) / f'run-{{w}}', root / f'run-{{w}}')\n"
         "print('starting'); print(f'run directory: {run}')\n")
     result = subprocess.run(
         [sys.executable, str(SCRIPTS / "bench_scaling.py"), "--workers", "1,2", "--agents",
@@ -397,3 +454,32 @@ def test_bench_scaling_runs_a_fake_simulator_and_compares(tmp_path):
     assert lines[0].split()[:3] == ["run", "exit", "workers"]
     assert [x.split()[:3] for x in lines[1:]] == [["run-1", "duration", "1"],
                                                   ["run-2", "duration", "2"]]
+    assert [x.split()[-1] for x in lines[1:]] == ["1.50", "1.50"]
+
+
+def test_bench_scale_measures_a_fake_simulator_run(tmp_path):
+    templates = tmp_path / "templates"
+    seconds = [Second(fps=30.0 - i, flash_lateness_ms=[1.0 + i]) for i in range(4)]
+    write_run(templates, {0: seconds, 1: seconds}, name="run-2")
+    fake = tmp_path / "fake_sim.py"
+    fake.write_text(
+        "import shutil, sys\n"
+        "from pathlib import Path\n"
+        "root = Path(sys.argv[sys.argv.index('--log-dir') + 1])\n"
+        f"run = shutil.copytree(Path({str(templates)!r}) / 'run-2', root / 'run-2')\n"
+        "print(f'run directory: {run}')\n")
+    result = subprocess.run(
+        [sys.executable, str(SCRIPTS / "bench_scale.py"), "--agents", "200", "--workers", "2",
+         "--duration", "4", "--log-dir", str(tmp_path / "runs"), "--sim",
+         f"{sys.executable} {fake}", "--min-fps", "20"],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    header, row = result.stdout.splitlines()
+    assert header.split() == ["agents", "workers", "min_fps", "p99_flash_ms", "p99_edge_ms",
+                              "flashes_per_s", "cpu_pct", "rss_mib", "rss_kib_per_agent",
+                              "p99_trend", "ok"]
+    figures = dict(zip(header.split(), row.split()))
+    # the first line of each shard is start-up: min FPS over lines 2-4
+    assert figures["agents"] == "200" and figures["workers"] == "2"
+    assert figures["min_fps"] == "27.0" and figures["ok"] == "yes"
+    assert float(figures["p99_trend"]) > 1  # lateness grew over the run

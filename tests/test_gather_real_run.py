@@ -1,5 +1,5 @@
-"""gather_logs.py on a real short simulation: the table's numbers equal what the raw
-shard lines say."""
+"""sim-gather (run as scripts/gather_logs.py) on a real short simulation: the table's
+numbers equal what the raw shard lines say."""
 
 from __future__ import annotations
 
@@ -7,9 +7,13 @@ import json
 import subprocess
 import sys
 
-from shared.histogram import Histogram
+import pytest
 
+from shared.histogram import Histogram
+from shared.runlog.schema import shard_log
 from simrun import ROOT, read_jsonl
+
+pytestmark = pytest.mark.e2e
 
 
 def test_gathered_table_matches_the_raw_shard_lines(sim, tmp_path):
@@ -21,9 +25,9 @@ def test_gathered_table_matches_the_raw_shard_lines(sim, tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""  # a real run has nothing unknown or broken in it
     gathered = json.loads(out_json.read_text())
-    rows = gathered["runs"][0]["rows"] if "runs" in gathered else gathered[0]["rows"]
+    rows = gathered["runs"][0]["rows"]
     by_shard = {row["shard"]: row for row in rows}
-    lines = {k: read_jsonl(run.run_dir / f"shard-{k}.jsonl") for k in range(3)}
+    lines = {k: read_jsonl(run.run_dir / shard_log(k)) for k in range(3)}
     for k in range(3):
         assert by_shard[k]["flashes"] == sum(l["counters"]["flashes"] for l in lines[k])
         assert by_shard[k]["edge_flashes_sent"] == sum(l["counters"]["edge_flashes_sent"] for l in lines[k])

@@ -11,9 +11,12 @@ from pathlib import Path
 
 import msgpack
 import psutil
+import pytest
 import zmq
 
 from simrun import read_jsonl
+
+pytestmark = pytest.mark.e2e  # real coordinator and worker processes
 
 GARBAGE = [
     b"",

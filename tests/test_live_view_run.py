@@ -12,9 +12,12 @@ import sys
 import termios
 import time
 
+import psutil
+import pytest
+
 from simrun import ROOT, wait_gone
 
-import psutil
+pytestmark = pytest.mark.e2e  # real coordinator and worker processes
 
 
 def _read_for(fd: int, seconds: float) -> bytes:

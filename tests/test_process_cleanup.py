@@ -11,6 +11,8 @@ import pytest
 
 from simrun import wait_gone
 
+pytestmark = pytest.mark.e2e  # real coordinator and worker processes
+
 ARGS = ("--workers", "3", "--grid", "30", "--period", "1")
 
 

@@ -1,4 +1,4 @@
-"""The global quota's lease protocol (shared/quota.py), without sockets: one QuotaBroker
+"""The global quota's lease protocol (shared/quota/), without sockets: one QuotaBroker
 and K LeaseClients over a simulated network that loses, duplicates and reorders.
 
 The ledger holds after every step: Σ in_use <= Σ worker held <= Σ broker held <= L, per
@@ -26,11 +26,11 @@ from hypothesis.stateful import (
 
 from shared import protocol
 from shared.cascade import ResourceManager, ResourceUnavailable
-from shared.quota import Grant, LeaseClient, QuotaBroker, Request, Return, fair_shares
+from shared.quota import RESOURCE, Grant, LeaseClient, QuotaBroker, Request, Return, fair_shares
 
 LEASE_S = 3.0
 GUARD_S = 0.5
-SLOT = {"cpu_slot": 1}
+SLOT = {RESOURCE: 1}
 Message = Request | Grant | Return
 
 
@@ -39,7 +39,7 @@ class Worker:
     """One worker: its lease client, its local manager, its agents' steps."""
 
     def __init__(self, shard: int) -> None:
-        self.local = ResourceManager({"cpu_slot": 0}, elastic=True)
+        self.local = ResourceManager({RESOURCE: 0}, elastic=True)
         self.client = LeaseClient(shard, self.local, lease_s=LEASE_S, guard_s=GUARD_S)
         self.in_use = 0      # steps running (each holds one local slot)
         self.waiting = 0     # agents queued for a slot
@@ -58,7 +58,7 @@ class Worker:
     def finish(self, n: int) -> None:
         n = min(n, self.in_use)
         if n:
-            self.local.release({"cpu_slot": n})
+            self.local.release({RESOURCE: n})
             self.in_use -= n
         self.start_waiting()
 
@@ -68,7 +68,7 @@ class Worker:
         n = self.client.overdrawn
         assert n == 0 or not self.client.lease_valid(now), (n, self.client.statistics())
         if n:
-            self.local.release({"cpu_slot": n})
+            self.local.release({RESOURCE: n})
             self.in_use -= n
             self.waiting += n
         return n
@@ -171,7 +171,7 @@ class Net:
     def check_ledger(self) -> None:
         broker = self.broker
         total_broker = broker.total_held()
-        assert broker.resources.in_use("cpu_slot") == total_broker <= self.limit
+        assert broker.resources.in_use(RESOURCE) == total_broker <= self.limit
         in_use = held = 0
         for w in self.workers:
             shard = w.client.shard
@@ -179,8 +179,8 @@ class Net:
                 assert broker.held(shard) == 0 and w.in_use == 0
                 continue
             c = w.client
-            assert w.local.in_use("cpu_slot") == w.in_use
-            assert w.local.capacity("cpu_slot") == c.allowed <= c.held
+            assert w.local.in_use(RESOURCE) == w.in_use
+            assert w.local.capacity(RESOURCE) == c.allowed <= c.held
             assert 0 <= w.in_use <= c.held <= broker.held(shard), (shard, w.in_use, c.held)
             assert c.lease_id <= broker.lease_id(shard)
             if c.lease_id < broker.lease_id(shard):
@@ -510,7 +510,7 @@ def test_a_duplicated_or_stale_return_frees_nothing_twice() -> None:
     broker.on_return(ret, 0.3)
     stats = broker.statistics()
     assert (stats.returns, stats.slots_returned, stats.duplicates) == (1, 3, 1)
-    assert broker.resources.in_use("cpu_slot") == broker.total_held() == 4
+    assert broker.resources.in_use(RESOURCE) == broker.total_held() == 4
     broker.worker_lost(1, 0.3)
     broker.tick(10.0)  # shard 0's lease expires: epoch 2
     assert broker.lease_id(0) == 2 and broker.total_held() == 0
@@ -635,7 +635,7 @@ def test_bad_configuration_names_the_bad_value() -> None:
     with pytest.raises(ValueError, match="shard"):
         QuotaBroker(1, [0]).worker_lost(5, 0.0)
     with pytest.raises(ValueError, match="elastic"):
-        LeaseClient(0, ResourceManager({"cpu_slot": 0}))
+        LeaseClient(0, ResourceManager({RESOURCE: 0}))
     local = ResourceManager({}, elastic=True)
     with pytest.raises(ValueError, match="guard_s"):
         LeaseClient(0, local, lease_s=1.0, guard_s=1.0)

@@ -7,8 +7,11 @@ import signal
 import time
 
 import psutil
+import pytest
 
 from simrun import read_jsonl, wait_gone
+
+pytestmark = pytest.mark.e2e  # real coordinator and worker processes
 
 
 def _merged_slot_events(run_dir, shards):

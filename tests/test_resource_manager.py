@@ -23,6 +23,12 @@ async def settle() -> None:
     await spin(5)
 
 
+def state(rm: cs.ResourceManager) -> tuple[dict[str, int], dict[str, int], int]:
+    """Capacity, in use and waiters now (``waited`` is a cumulative count, tested apart)."""
+    stats = rm.statistics()
+    return stats.capacity, stats.in_use, stats.waiters
+
+
 # -- capacity under load ---------------------------------------------------------------------
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_capacity_is_never_exceeded_under_concurrent_load(seed: int) -> None:
@@ -56,7 +62,7 @@ def test_capacity_is_never_exceeded_under_concurrent_load(seed: int) -> None:
 
     asyncio.run(main())
     assert done == len(jobs)
-    assert rm.statistics() == cs.ResourceStatistics(capacity, {"cpu": 0, "mem": 0}, 0)
+    assert state(rm) == (capacity, {"cpu": 0, "mem": 0}, 0)
     assert peak == capacity or (peak["cpu"] >= 4 and peak["mem"] >= 7)  # it was really loaded
 
 
@@ -186,7 +192,7 @@ def test_cancelled_waiter_leaks_no_capacity_and_unblocks_the_queue() -> None:
         assert small.done() and rm.in_use("slot") == 4 and rm.waiting() == 0
         rm.release({"slot": 4})
         rm.acquire_nowait({"slot": 4})  # all capacity is back
-        assert rm.statistics() == cs.ResourceStatistics({"slot": 4}, {"slot": 4}, 0)
+        assert state(rm) == ({"slot": 4}, {"slot": 4}, 0)
 
     asyncio.run(main())
 
@@ -209,7 +215,7 @@ def test_many_waiters_cancelled_at_once_raise_cancelled_error_and_leak_nothing()
         for w in rest[1:]:
             w.cancel()
         await asyncio.gather(*rest, return_exceptions=True)
-        assert rm.statistics() == cs.ResourceStatistics({"slot": 2}, {"slot": 1}, 0)
+        assert state(rm) == ({"slot": 2}, {"slot": 1}, 0)
 
     asyncio.run(main())
 
@@ -238,7 +244,7 @@ def test_statistics_is_a_frozen_snapshot() -> None:
         waiters = [asyncio.create_task(rm.acquire({"cpu": 1})) for _ in range(3)]
         await settle()
         stats = rm.statistics()
-        assert stats == cs.ResourceStatistics({"cpu": 2, "gpu": 1}, {"cpu": 2, "gpu": 0}, 3)
+        assert stats == cs.ResourceStatistics({"cpu": 2, "gpu": 1}, {"cpu": 2, "gpu": 0}, 3, 3)
         assert (rm.capacity("cpu"), rm.in_use("cpu"), rm.waiting()) == (2, 2, 3)
         with pytest.raises(AttributeError):
             stats.waiters = 0  # type: ignore[misc]
@@ -246,7 +252,7 @@ def test_statistics_is_a_frozen_snapshot() -> None:
         assert rm.in_use("cpu") == 2
         rm.set_capacity("cpu", 5)  # more room wakes the queue
         await asyncio.gather(*waiters)
-        assert rm.statistics() == cs.ResourceStatistics({"cpu": 5, "gpu": 1}, {"cpu": 5, "gpu": 0}, 0)
+        assert state(rm) == ({"cpu": 5, "gpu": 1}, {"cpu": 5, "gpu": 0}, 0)
 
     asyncio.run(main())
 
@@ -284,7 +290,7 @@ def test_constraints_cap_concurrent_calls_at_capacity(path: str) -> None:
 
     assert asyncio.run(main()) == list(range(40))
     assert most == limit
-    assert rm.statistics() == cs.ResourceStatistics({"cpu_slot": limit}, {"cpu_slot": 0}, 0)
+    assert state(rm) == ({"cpu_slot": limit}, {"cpu_slot": 0}, 0)
 
 
 @pytest.mark.parametrize("use_vm", [False, True])
@@ -328,7 +334,7 @@ def test_elastic_request_above_capacity_waits_until_capacity_grows() -> None:
         assert first.done() and not second.done()
         rm.set_capacity("cpu_slot", 3)
         await asyncio.wait_for(second, timeout=5)
-        assert rm.statistics() == cs.ResourceStatistics({"cpu_slot": 3}, {"cpu_slot": 3}, 0)
+        assert state(rm) == ({"cpu_slot": 3}, {"cpu_slot": 3}, 0)
 
     asyncio.run(main())
 
@@ -378,7 +384,7 @@ def test_elastic_waiter_cancelled_while_capacity_is_zero_leaks_nothing() -> None
             await big
         rm.set_capacity("cpu_slot", 1)
         await asyncio.wait_for(small, timeout=5)
-        assert rm.statistics() == cs.ResourceStatistics({"cpu_slot": 1}, {"cpu_slot": 1}, 0)
+        assert state(rm) == ({"cpu_slot": 1}, {"cpu_slot": 1}, 0)
 
     asyncio.run(main())
 
@@ -402,3 +408,69 @@ def test_elastic_constraint_waits_for_capacity_on_the_engine(use_vm: bool) -> No
 
     assert asyncio.run(main()) == list(range(5))
     assert rm.in_use("cpu_slot") == 0
+
+
+# -- composition: counting waits and observing, without subclassing -------------------------------
+def test_statistics_count_the_acquisitions_that_had_to_queue() -> None:
+    async def main() -> None:
+        rm = cs.ResourceManager({"slot": 1})
+        await rm.acquire({"slot": 1})             # free: no wait
+        queued = [asyncio.create_task(rm.acquire({"slot": 1})) for _ in range(2)]
+        await settle()
+        assert rm.statistics().waited == 2
+        with pytest.raises(cs.ResourceUnavailable):
+            rm.acquire_nowait({"slot": 1})       # refused, not queued: not a wait
+        queued[1].cancel()                        # a cancelled wait still waited
+        rm.release({"slot": 1})
+        await asyncio.gather(queued[0], return_exceptions=True)
+        await asyncio.gather(queued[1], return_exceptions=True)
+        assert rm.statistics() == cs.ResourceStatistics({"slot": 1}, {"slot": 1}, 0, 2)
+
+    asyncio.run(main())
+
+
+def test_the_observer_sees_every_acquisition_and_release_in_order() -> None:
+    async def main() -> None:
+        events: list[tuple[str, dict[str, int]]] = []
+        rm = cs.ResourceManager({"slot": 1}, observer=lambda e, a: events.append((e, dict(a))))
+        rm.acquire_nowait({"slot": 1})
+        waiter = asyncio.create_task(rm.acquire({"slot": 1}))
+        await settle()
+        assert events == [("acquire", {"slot": 1})]  # a waiter is seen once it has the slot
+        rm.release({"slot": 1})
+        await waiter
+        with pytest.raises(ValueError):
+            rm.release({"slot": 2})              # a bad release is neither applied nor seen
+        rm.release({"slot": 1})
+        assert [e for e, _ in events] == ["acquire", "release", "acquire", "release"]
+        # a waiter granted just as it is cancelled gives the slot back unseen: the
+        # observer's ledger stays balanced
+        rm.acquire_nowait({"slot": 1})
+        late = asyncio.create_task(rm.acquire({"slot": 1}))
+        await settle()
+        rm.release({"slot": 1})
+        late.cancel()
+        await asyncio.gather(late, return_exceptions=True)
+        balance = sum(a["slot"] if e == "acquire" else -a["slot"] for e, a in events)
+        assert balance == rm.in_use("slot") == 0
+
+    asyncio.run(main())
+
+
+def test_the_vm_takes_and_returns_slots_through_an_observed_manager() -> None:
+    @cs.task
+    async def work(i: int) -> int:
+        await asyncio.sleep(0)
+        return i
+
+    seen: list[str] = []
+    rm = cs.ResourceManager({"slot": 2}, observer=lambda e, a: seen.append(e))
+    engine = cs.Engine(resource_manager=rm)
+
+    async def main() -> list[int]:
+        return await asyncio.gather(*(engine.run(work(i).with_constraints(slot=1), use_vm=True)
+                                      for i in range(5)))
+
+    assert asyncio.run(main()) == list(range(5))
+    assert seen.count("acquire") == seen.count("release") == 5
+    assert rm.statistics().waited == 3 and rm.in_use("slot") == 0

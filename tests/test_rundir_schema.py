@@ -1,13 +1,26 @@
-"""A real run's directory and every JSON line in it match docs/logs.md."""
+"""A real run's directory and every JSON line in it match the one schema,
+shared/runlog/schema.py (docs/logs.md explains it)."""
 
 from __future__ import annotations
 
 import json
+from typing import Any, Mapping
+
+import pytest
 
 from shared.histogram import Histogram
-
-from schema import COORDINATOR_LINE, RUN_JSON, SHARD_LINE, SUMMARY, check
+from shared.runlog.schema import (COORDINATOR_FIELDS, COORDINATOR_LOG, COORDINATOR_OPTIONAL,
+                                  HISTOGRAMS, RUN_FIELDS, RUN_JSON, SHARD_FIELDS,
+                                  SHARD_OPTIONAL, SUMMARY_FIELDS, SUMMARY_JSON, check,
+                                  rate_counts, shard_log, worker_log)
 from simrun import read_jsonl
+
+pytestmark = pytest.mark.e2e
+
+
+def check_optional(record: Mapping[str, Any], optional: Mapping[str, Any], where: str) -> list[str]:
+    """Problems of the optional fields ``record`` has (absent ones are fine)."""
+    return check(record, {k: v for k, v in optional.items() if k in record}, where)
 
 
 def test_run_directory_matches_the_documented_schema(sim):
@@ -15,38 +28,41 @@ def test_run_directory_matches_the_documented_schema(sim):
     assert run.wait() == 0, run.output
     d = run.run_dir
     assert d.name.startswith("run-") and d.name.endswith("-5")
-    assert sorted(p.name for p in d.iterdir()) == [
-        "coordinator.jsonl", "run.json", "shard-0.jsonl", "shard-1.jsonl", "summary.json",
-        "worker-0.log", "worker-1.log"]
-    meta = json.loads((d / "run.json").read_text())
-    assert check(meta, RUN_JSON) == []
+    assert sorted(p.name for p in d.iterdir()) == sorted([
+        COORDINATOR_LOG, RUN_JSON, shard_log(0), shard_log(1), SUMMARY_JSON, worker_log(0),
+        worker_log(1)])
+    meta = json.loads((d / RUN_JSON).read_text())
+    assert check(meta, RUN_FIELDS) == []
     assert meta["agents"] == 192 and meta["config"]["grid"] == [16, 12]
     assert sum(s["cells"] for s in meta["shards"]) == 192
     for k in range(2):
-        lines = read_jsonl(d / f"shard-{k}.jsonl")
+        lines = read_jsonl(d / shard_log(k))
         assert len(lines) >= 3
         for i, line in enumerate(lines):
-            assert check(line, SHARD_LINE, f"shard-{k}[{i}]") == []
+            assert check(line, SHARD_FIELDS, f"shard-{k}[{i}]") == []
+            assert check_optional(line, SHARD_OPTIONAL, f"shard-{k}[{i}]") == []
             assert line["shard"] == k
-            for name in ("frame_lateness_ms", "flash_lateness_ms", "edge_latency_ms"):
+            for name in HISTOGRAMS:
                 h = Histogram.from_dict(line[name])  # mergeable: the buckets add up
                 assert h.count == line[name]["count"]
-        assert [l.get("final", False) for l in lines] == [False] * (len(lines) - 1) + [True]
-        assert all(28 <= l["fps"] <= 32 for l in lines[:-1])
-    coordinator = read_jsonl(d / "coordinator.jsonl")
+        assert [rate_counts(l) for l in lines] == [True] * (len(lines) - 1) + [False]
+        assert lines[-1]["final"] is True
+        assert all(28 <= l["fps"] <= 32 for l in lines if rate_counts(l))
+    coordinator = read_jsonl(d / COORDINATOR_LOG)
     assert len(coordinator) >= 2
     for i, line in enumerate(coordinator):
-        assert check(line, COORDINATOR_LINE, f"coordinator[{i}]") == []
+        assert check(line, COORDINATOR_FIELDS, f"coordinator[{i}]") == []
+        assert check_optional(line, COORDINATOR_OPTIONAL, f"coordinator[{i}]") == []
         assert all(0.0 <= r <= 1.0 for _, r in line["R_series"])
-    summary = json.loads((d / "summary.json").read_text())
-    assert check(summary, SUMMARY) == []
+    summary = json.loads((d / SUMMARY_JSON).read_text())
+    assert check(summary, SUMMARY_FIELDS) == []
     assert summary["min_fps"] == min(l["fps"] for k in range(2)
-                                     for l in read_jsonl(d / f"shard-{k}.jsonl") if not l.get("final"))
-    flashes = sum(l["counters"]["flashes"] for k in range(2) for l in read_jsonl(d / f"shard-{k}.jsonl"))
+                                     for l in read_jsonl(d / shard_log(k)) if rate_counts(l))
+    flashes = sum(l["counters"]["flashes"] for k in range(2) for l in read_jsonl(d / shard_log(k)))
     assert summary["flashes"] == flashes > 0
     merged = Histogram()
     for k in range(2):
-        for l in read_jsonl(d / f"shard-{k}.jsonl"):
+        for l in read_jsonl(d / shard_log(k)):
             merged.merge(Histogram.from_dict(l["flash_lateness_ms"]))
     assert summary["flash_lateness_ms"]["count"] == merged.count
     assert summary["flash_lateness_ms"]["p99"] == round(merged.percentile(0.99), 3)

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from shared.grid import Grid
 from shared.partition import partition
 
 from simrun import read_jsonl
+
+pytestmark = pytest.mark.e2e  # real coordinator and worker processes
 
 
 def _shard_of(grid: Grid, shards, cell: int) -> int:

@@ -9,7 +9,9 @@ Its state lives in :class:`ShardAgents` as flat arrays indexed by local agent nu
 the agent's coroutine unless the nudge makes it flash.
 
 This is the simulator's hot path: plain attribute and list access, no allocation per
-signal beyond the clock's timer.
+signal beyond the clock's timer. Every collaborator (clock, metrics, the edge outbox's
+``send_edge``, the signal ``trace``) is passed to the constructor. Not here: assembling
+the shard and its Engine (``worker.shard.build_shard``).
 """
 
 from __future__ import annotations
@@ -21,22 +23,26 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from shared import cascade as cs
-from shared.clock import PREEMPTED
+from shared.clock import PREEMPTED, Clock
 from shared.model import FireflyParams
 from shared.partition import ShardLayout
 
 from .metrics import ShardMetrics
 
-__all__ = ["ShardAgents", "firefly_agent"]
+__all__ = ["ShardAgents", "firefly_agent", "SendEdge", "SignalTrace"]
+
+#: ``send_edge(cell, t, shards)``: a boundary flash of ``cell`` at ``t`` for ``shards``.
+SendEdge = Callable[[int, float, tuple[int, ...]], None]
+#: ``trace(t, from_cell, to_cell, via)``: one signal, ``via`` is "local" or "edge".
+SignalTrace = Callable[[float, int, int, str], None]
 
 
 class ShardAgents:
-    """State and rules of every agent of one shard (DESIGN §4)."""
+    """State and rules of every agent of one shard (docs/design.md, §4)."""
 
-    def __init__(self, layout: ShardLayout, params: FireflyParams, clock: Any,
+    def __init__(self, layout: ShardLayout, params: FireflyParams, clock: Clock,
                  initial_phase: Sequence[float], metrics: ShardMetrics, *,
-                 send_edge: Callable[[int, float, tuple[int, ...]], None] | None = None,
-                 trace: Callable[[float, int, int, str], None] | None = None) -> None:
+                 send_edge: SendEdge | None = None, trace: SignalTrace | None = None) -> None:
         n = len(layout.cells)
         if len(initial_phase) != n:
             raise ValueError(f"{len(initial_phase)} initial phases for {n} agents")
@@ -119,13 +125,16 @@ class ShardAgents:
 
 
 @cs.task(name="firefly_agent")
-async def firefly_agent(agent: int, flashes: int = 0, shard: Any = cs.inject("shard")) -> int:
-    """One firefly: wait for its flash, flash, tail-call. Returns its flash count
-    when the shard stops it."""
-    t_due = await shard.wait_flash(agent)
+async def firefly_agent(agent: int, flashes: int = 0,
+                        agents: ShardAgents = cs.inject("agents"),  # type: ignore[assignment]
+                        ) -> Any:
+    """One firefly (local index ``agent``): wait for its flash, flash, tail-call.
+    Returns its flash count when the shard stops it. ``agents`` is the shard's
+    :class:`ShardAgents`, injected as the run-scoped resource "agents"."""
+    t_due = await agents.wait_flash(agent)
     if t_due is None:
         return flashes
     if t_due is PREEMPTED:  # the quota lease lapsed: end the step, queue again
         return cs.TailCall()
-    shard.flash(agent, t_due)
+    agents.flash(agent, t_due)
     return cs.TailCall(flashes=flashes + 1)

@@ -5,8 +5,9 @@ Frame f is due at sim time f / fps. Each frame measures how late it started
 agents (numpy over the agents' epoch array, zero-copy), and ships
 ``frame [shard, f, t, Re Z_s, Im Z_s, N_s, flashed cells]`` to the coordinator. A frame
 that is more than one period late is skipped, not queued: ``fps`` then shows it.
-Every ``report_interval`` seconds the loop appends a JSON line to ``shard-K.jsonl``
-(docs/logs.md) and sends the same line to the coordinator.
+Every ``report_interval`` seconds the loop appends a JSON line to the shard log
+(``shared.runlog.schema.shard_log(K)``, docs/logs.md) and sends the same line to the
+coordinator. Not here: the metrics themselves (``metrics``), the quota (``quota``).
 """
 
 from __future__ import annotations
@@ -18,16 +19,19 @@ import logging
 import math
 import time
 from array import array
-from typing import IO, Any, Callable
+from typing import IO, Any
 
 import zmq
 
 from shared import protocol
+from shared.clock import Clock
+from shared.runlog.schema import SCHEMA_VERSION
 from shared.synchrony import partial_order
 from shared.zmqio import send_nowait
 
 from .agents import ShardAgents
 from .metrics import ShardMetrics
+from .quota import ShardQuota
 
 __all__ = ["FrameLoop"]
 
@@ -38,9 +42,9 @@ class FrameLoop:
     """Runs until ``stop`` is set; the caller then writes the final partial interval
     with ``report(now, final=True)`` once the agents have stopped."""
 
-    def __init__(self, clock: Any, agents: ShardAgents, metrics: ShardMetrics,
+    def __init__(self, clock: Clock, agents: ShardAgents, metrics: ShardMetrics,
                  telemetry: zmq.Socket, log_file: IO[str], *, fps: float,
-                 report_interval: float, extra: Callable[[], dict[str, Any]] | None = None) -> None:
+                 report_interval: float, quota: ShardQuota | None = None) -> None:
         self.clock = clock
         self.agents = agents
         self.metrics = metrics
@@ -48,13 +52,12 @@ class FrameLoop:
         self.log_file = log_file
         self.fps = fps
         self.report_interval = report_interval
-        self.extra = extra
+        self.quota = quota
         self.shard = agents.layout.shard.index
         self.telemetry_dropped = 0
         self.frames_skipped = 0
         self.gc_ms = 0.0
         self.gc_young_limit = 200_000 + 8 * agents.n
-        self.last_line: dict[str, Any] | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         clock, fps = self.clock, self.fps
@@ -88,7 +91,7 @@ class FrameLoop:
 
     def _send_frame(self, frame: int, now: float) -> None:
         zre, zim = partial_order(self.agents.phases(now), self.agents.period)
-        flashed = array("i", self.agents.take_flashed()).tobytes()
+        flashed = protocol.pack_cells(array("i", self.agents.take_flashed()))
         message = protocol.encode("frame", self.shard, frame, now, zre, zim, self.agents.n, flashed)
         if not send_nowait(self.telemetry, message):
             self.telemetry_dropped += 1
@@ -102,9 +105,10 @@ class FrameLoop:
             start = time.perf_counter()
             gc.collect(0)
             self.gc_ms += (time.perf_counter() - start) * 1000.0
+        quota = self.quota.report(self.metrics.counters) if self.quota is not None else None
         interval = self.metrics.take_interval()
         line: dict[str, Any] = {
-            "v": 1,
+            "v": SCHEMA_VERSION,
             "shard": self.shard,
             "t": round(now, 3),
             "interval_s": round(interval.pop("interval_s"), 3),
@@ -127,11 +131,10 @@ class FrameLoop:
             line["final"] = True  # the partial interval up to the stop
         if more:
             line.update(more)
-        if self.extra is not None:
-            line.update(self.extra())
+        if quota is not None:
+            line["quota"] = quota
         self.log_file.write(json.dumps(line, separators=(",", ":")) + "\n")
         self.log_file.flush()
         if not send_nowait(self.telemetry, protocol.encode("report", self.shard, line)):
             self.telemetry_dropped += 1
-        self.last_line = line
         return line

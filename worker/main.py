@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 
+from .busy import TimingSelector
 from .runner import Worker, WorkerOptions
 
 __all__ = ["main"]
@@ -43,11 +44,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format=f"%(asctime)s shard-{args.shard} %(levelname)s %(name)s: %(message)s")
     opts = WorkerOptions(args.control, args.telemetry, args.shard, args.token)
+    # The loop runs on a selector that times its own select(): the shard log's
+    # loop_busy (worker/busy.py). Nothing in asyncio is patched.
+    selector = TimingSelector()
 
     async def run() -> int:
-        return await Worker(opts).run()
+        return await Worker(opts, busy=selector).run()
 
-    return asyncio.run(run())
+    with asyncio.Runner(loop_factory=lambda: asyncio.SelectorEventLoop(selector)) as runner:
+        return runner.run(run())
 
 
 if __name__ == "__main__":

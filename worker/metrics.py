@@ -1,72 +1,37 @@
 """A shard's counters, histograms and process figures for one reporting interval.
 
-Counters are plain int attributes (``counters.flashes += 1`` on the hot path costs
-what an attribute store costs). :meth:`ShardMetrics.take_interval` returns the deltas
-and histograms since the previous call and starts new ones, so each shard log line
-covers exactly its own interval and lines add up.
+Counters are ``shared.runlog.schema.Counters`` (plain slotted int attributes:
+``counters.flashes += 1`` on the hot path costs what an attribute store costs; the
+field names are the log's ``counters`` keys). :meth:`ShardMetrics.take_interval`
+returns the deltas and histograms since the previous call and starts new ones, so each
+shard log line covers exactly its own interval and lines add up.
+
+Not here: writing the line (``frames``), the loop's busy time (``busy``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
-from dataclasses import dataclass, fields
 from typing import Any
 
 import psutil
 
 from shared.histogram import Histogram
+from shared.runlog.schema import Counters
 
-__all__ = ["Counters", "ShardMetrics", "LoopBusyMeter", "COUNTER_NAMES"]
+from .busy import TimingSelector
 
-
-@dataclass(slots=True)
-class Counters:
-    flashes: int = 0
-    local_signals: int = 0
-    edge_flashes_sent: int = 0
-    edge_flashes_received: int = 0
-    edge_flashes_dropped: int = 0
-    signals_ignored_refractory: int = 0
-    quota_waits: int = 0
-    malformed_rejected: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-COUNTER_NAMES = tuple(f.name for f in fields(Counters))
-
-
-class LoopBusyMeter:
-    """Fraction of wall time the event loop spends outside its selector's select():
-    i.e. running callbacks. Wraps the selector of a default (selector) event loop;
-    reports None on loops it cannot instrument (e.g. uvloop)."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.idle = 0.0
-        selector = getattr(loop, "_selector", None)
-        self.supported = selector is not None
-        if not self.supported:
-            return
-        original = selector.select
-        clock = time.perf_counter
-
-        def select(timeout: float | None = None) -> Any:
-            start = clock()
-            try:
-                return original(timeout)
-            finally:
-                self.idle += clock() - start
-
-        selector.select = select  # type: ignore[method-assign]
+__all__ = ["ShardMetrics"]
 
 
 class ShardMetrics:
-    """Everything a shard log line reports, with interval bookkeeping."""
+    """Everything a shard log line reports, with interval bookkeeping.
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    ``busy`` is the TimingSelector of the loop the shard runs on; without one
+    (uvloop, tests) ``process.loop_busy`` is ``None``."""
+
+    def __init__(self, busy: TimingSelector | None = None) -> None:
         self.counters = Counters()
         self.flash_lateness = Histogram()
         self.frame_lateness = Histogram()
@@ -76,13 +41,12 @@ class ShardMetrics:
         self.links_dropped: dict[int, int] = {}
         self.link_gaps = 0
         self.frames = 0
-        self.totals = Counters()
         self._previous = Counters()
         self._process = psutil.Process(os.getpid())
         self._cpu = self._cpu_seconds()
         self._wall = time.monotonic()
-        self._busy = LoopBusyMeter(loop)
-        self._idle = 0.0
+        self._busy = busy
+        self._idle = busy.idle if busy is not None else 0.0
         self.peak_rss = 0
 
     def begin(self, t0: float) -> None:
@@ -90,7 +54,8 @@ class ShardMetrics:
         set-up time is not counted against the first line's fps and CPU."""
         self._wall = t0
         self._cpu = self._cpu_seconds()
-        self._idle = self._busy.idle
+        if self._busy is not None:
+            self._idle = self._busy.idle
         self.frame_lateness = Histogram()
         self.flash_lateness = Histogram()
         self.edge_latency = Histogram()
@@ -116,7 +81,7 @@ class ShardMetrics:
             "rss_bytes": rss,
             "loop_busy": None,
         }
-        if self._busy.supported:
+        if self._busy is not None:
             idle = self._busy.idle - self._idle
             process["loop_busy"] = round(min(1.0, max(0.0, 1.0 - idle / elapsed)), 3)
             self._idle = self._busy.idle

@@ -2,16 +2,21 @@
 
     coordinator                      worker K
         <-------- hello [K, pid, token]
-        config [...] -------->        build layout, bind inbox
+        config [ShardConfig] ----->   validate; clock, quota, outbox, agents (built,
+                                      not started); bind the edge inbox
         <-------- bound [K, endpoint]
-        peers [[s, endpoint]...] -->  connect to neighbours, edge_hello on each link
-        <-------- links_ready [K]     (once every neighbour's hello has arrived)
-        start [t0] -------->          agents start; frame loop; shard log
+        peers [[s, endpoint]...] -->  outbox connects: edge_hello on each link; wait
+                                      for every neighbour's hello; start the agent
+                                      tasks (each parks on the clock)
+        <-------- links_ready [K]
+        start [t0] -------->          clock starts; frame loop; shard log
         heartbeat [t] (every 0.5 s)   no heartbeat for heartbeat_timeout: stop
         stop [reason] -------->       agents stop, last log line, bye
         <-------- bye [K, reason]
 
-The worker also stops on SIGTERM/SIGINT and when its parent process is gone.
+A config that fails ``ShardConfig.from_wire`` is logged and the worker says ``bye``
+and exits 1. The worker also stops on SIGTERM/SIGINT and when its parent is gone.
+Every collaborator is built with what it needs (docs/worker.md, "Set-up order").
 """
 
 from __future__ import annotations
@@ -28,19 +33,23 @@ from typing import IO, Any
 
 import zmq
 
-from shared import cascade as cs
 from shared import protocol
 from shared.clock import RealTimeClock
 from shared.grid import Grid
-from shared.model import FireflyParams, initial_phases
-from shared.partition import partition, shard_layout
+from shared.model import initial_phases
+from shared.quota import Request, Return
+from shared.runlog import schema
+from shared.shard_config import ShardConfig, ShardConfigError
 from shared.zmqio import SocketReader, make_socket, send_nowait
 
-from .agents import ShardAgents, firefly_agent
-from .edges import EdgeLinks
+from .agents import SignalTrace
+from .busy import TimingSelector
 from .frames import FrameLoop
-from .lease import QuotaSlots, WorkerLease
+from .inbox import EdgeInbox
 from .metrics import ShardMetrics
+from .outbox import EdgeOutbox
+from .quota import ShardQuota
+from .shard import Shard, build_shard, layout_of
 
 __all__ = ["WorkerOptions", "Worker", "StopRequested"]
 
@@ -61,9 +70,10 @@ class StopRequested(Exception):
 
 
 class Worker:
-    """One shard's process."""
+    """One shard's process. ``busy`` is the TimingSelector of the running loop, when
+    it has one (``worker.main`` builds the loop on it)."""
 
-    def __init__(self, opts: WorkerOptions) -> None:
+    def __init__(self, opts: WorkerOptions, busy: TimingSelector | None = None) -> None:
         self.opts = opts
         self.loop = asyncio.get_running_loop()
         self.ctx = zmq.Context()
@@ -75,23 +85,23 @@ class Worker:
         self.stop_reason = ""
         self.last_heard = time.monotonic()
         self.parent = os.getppid()
-        self.metrics = ShardMetrics(self.loop)
-        self.edges: EdgeLinks | None = None
-        self.agents: ShardAgents | None = None
+        self.metrics = ShardMetrics(busy)
+        self.config: ShardConfig | None = None
         self.clock: RealTimeClock | None = None
-        self.engine: cs.Engine | None = None
-        self.config: dict[str, Any] = {}
-        self.tasks: list[asyncio.Task[Any]] = []
+        self.quota: ShardQuota | None = None
+        self.outbox: EdgeOutbox | None = None
+        self.edge_inbox: EdgeInbox | None = None
+        self.shard: Shard | None = None
         self._files: list[IO[str]] = []
-        self.slots: QuotaSlots | None = None
-        self.lease: WorkerLease | None = None
-        self.quota_trace: IO[str] | None = None
 
     # -- control channel -------------------------------------------------------------
     def _send(self, kind: str, *fields: Any) -> None:
         if not send_nowait(self.control, protocol.encode(kind, *fields)):
             log.warning("control queue full: %s not sent", kind)
         self.control_reader.kick()
+
+    def _send_quota(self, message: Request | Return) -> None:
+        self._send(message.KIND, *message.wire())
 
     def _on_control(self, frames: list[bytes]) -> None:
         try:
@@ -108,12 +118,12 @@ class Worker:
         elif kind == "heartbeat":
             pass
         elif kind == "quota_grant":
-            if self.lease is None or fields[0] != self.opts.shard:
+            if self.quota is None or fields[0] != self.opts.shard:
                 self.metrics.counters.malformed_rejected += 1
                 log.warning("dropped a quota grant for shard %s", fields[0])
                 return
             try:
-                self.lease.on_grant(fields)
+                self.quota.on_grant(fields)
             except protocol.ProtocolError as exc:
                 self.metrics.counters.malformed_rejected += 1
                 log.warning("dropped a bad quota grant: %s", exc)
@@ -157,6 +167,10 @@ class Worker:
             await self._run_shard()
         except StopRequested:
             log.info("stopped during set-up: %s", self.stop_reason)
+        except ShardConfigError as exc:
+            log.error("worker %d: the coordinator's config is invalid: %s", self.opts.shard, exc)
+            self.stop_reason = f"invalid config: {exc}"
+            code = 1
         except Exception:
             log.exception("worker %d failed", self.opts.shard)
             code = 1
@@ -166,40 +180,40 @@ class Worker:
         return code
 
     async def _set_up(self) -> None:
-        shard = self.opts.shard
-        self._send("hello", shard, os.getpid(), self.opts.token)
-        (config,) = await self._expect("config")
+        k = self.opts.shard
+        self._send("hello", k, os.getpid(), self.opts.token)
+        (wire,) = await self._expect("config")
+        config = ShardConfig.from_wire(wire)
+        if config.shard != k:
+            raise ShardConfigError(f"shard(={config.shard}) is not this worker's shard {k}")
         self.config = config
-        grid = Grid(*config["grid"])
-        shards = partition(grid, config["workers"])
-        layout = shard_layout(grid, shards, shard)
-        params = FireflyParams.from_dict(config["params"])
-        self.heartbeat_timeout = float(config.get("heartbeat_timeout", 5.0))
-        if config.get("limit"):
-            self._set_up_quota(config)
-        self.edges = EdgeLinks(self.ctx, self.loop, layout, self.opts.token, self.metrics)
-        endpoint = self.edges.bind(config["inbox"])
-        self._send("bound", shard, endpoint)
+        grid = Grid(*config.grid)
+        layout = layout_of(grid, config.workers, k)
+        self.clock = clock = RealTimeClock(self.loop, len(layout.cells))  # parked until start
+        if config.quota:
+            trace = self._open(schema.quota_trace(k)) if config.trace_quota else None
+            self.quota = ShardQuota(k, send=self._send_quota, preempt=clock.preempt,
+                                    lease_s=config.lease_s, trace=trace)
+            self.quota.start()  # the first request goes out before any agent starts
+        self.outbox = EdgeOutbox(self.ctx, self.loop, layout, self.opts.token, self.metrics)
+        phases = initial_phases(grid.cells, config.params, config.init, config.kicks)
+        self.shard = shard = build_shard(
+            layout, config.params, phases, clock, self.metrics, yield_every=config.yield_every,
+            send_edge=self.outbox.queue_flash,
+            trace=self._signal_trace(k) if config.trace_signals else None,
+            slots=self.quota.slots if self.quota is not None else None)
+        self.edge_inbox = EdgeInbox(self.ctx, self.loop, layout, self.opts.token, self.metrics,
+                                    endpoint=config.inbox, signal=shard.agents.signal,
+                                    now=clock.now, trace=shard.agents.trace)
+        self._send("bound", k, self.edge_inbox.endpoint)
         (peer_list,) = await self._expect("peers")
-        self.edges.connect({int(s): str(e) for s, e in peer_list})
-        await self._wait_or_stop(self.edges.all_hellos, "edge hellos")
-        # Build everything and let every agent take its first step (up to its first
-        # wait on the parked clock) before reporting ready: the barrier then only has
-        # to start the clock, and no agent is late because its neighbours were busy
-        # being created.
-        phases = initial_phases(grid.cells, params, config.get("init", "random"),
-                                config.get("kicks", ()))
-        local_phases = [float(phases[c]) for c in layout.cells]
-        self.clock = RealTimeClock(self.loop, len(layout.cells))
-        self.agents = ShardAgents(layout, params, self.clock, local_phases, self.metrics,
-                                  send_edge=self.edges.queue_flash,
-                                  trace=self._open_trace() if config.get("trace_signals") else None)
-        self.edges.on_signal = self.agents.signal
-        self.edges.now = self.clock.now
-        self.edges.trace = self.agents.trace
-        self.engine = self._make_engine()
-        self._start_agents()
-        while self.clock.parked() + (self.slots.waiting() if self.slots else 0) < self.agents.n:
+        self.outbox.connect({int(s): str(e) for s, e in peer_list})
+        await self._wait_or_stop(self.edge_inbox.all_hellos, "edge hellos")
+        # Let every agent take its first step (up to its first wait on the parked
+        # clock) before reporting ready: the barrier then only has to start the clock,
+        # and no agent is late because its neighbours were busy being created.
+        shard.start()
+        while not shard.all_waiting():
             await asyncio.sleep(0.01)
             if self.stop_event.is_set():
                 raise StopRequested(self.stop_reason)
@@ -209,52 +223,20 @@ class Worker:
         gc.collect()
         gc.freeze()
         gc.disable()
-        self._send("links_ready", shard)
+        self._send("links_ready", k)
         (t0,) = await self._expect("start")
-        self.clock.start(float(t0))
+        clock.start(float(t0))
         self.metrics.begin(float(t0))
 
-    def _make_engine(self) -> cs.Engine:
-        agents, clock = self.agents, self.clock
-
-        @cs.resource(name="shard", scope="run")
-        def shard_resource() -> Any:
-            yield agents
-
-        @cs.resource(name="clock", scope="run")
-        def clock_resource() -> Any:
-            yield clock
-
-        engine = cs.Engine(resource_manager=self.slots,
-                           yield_every=int(self.config.get("yield_every", 16)))
-        engine.register(shard_resource)
-        engine.register(clock_resource)
-        return engine
-
-    def _set_up_quota(self, config: dict[str, Any]) -> None:
-        """--limit: agents take slots from a local elastic manager sized by a lease."""
-        self.slots = QuotaSlots(self.metrics.counters, trace=bool(config.get("trace_quota")))
-        if config.get("trace_quota"):
-            self.quota_trace = open(os.path.join(config["run_dir"], f"quota-{self.opts.shard}.jsonl"), "a")
-            self._files.append(self.quota_trace)
-
-        def preempt(n: int) -> int:
-            return self.clock.preempt(n) if self.clock is not None else 0
-
-        self.lease = WorkerLease(self.opts.shard, self.slots, lambda kind, fields: self._send(kind, *fields),
-                                 preempt, lease_s=float(config.get("lease_s", 3.0)))
-        self.lease.start()  # the first request goes out before any agent starts
-
-    def _quota_line(self) -> dict[str, Any]:
-        if self.lease is None:
-            return {}
-        if self.quota_trace is not None:
-            self.slots.flush_trace(self.quota_trace)  # type: ignore[union-attr]
-        return {"quota": self.lease.line()}
-
-    def _open_trace(self) -> Any:
-        f = open(os.path.join(self.config["run_dir"], f"signals-{self.opts.shard}.jsonl"), "a")
+    def _open(self, name: str) -> IO[str]:
+        """Open ``name`` in the run directory for appending; closed at shut-down."""
+        assert self.config is not None
+        f = open(os.path.join(self.config.run_dir, name), "a")
         self._files.append(f)
+        return f
+
+    def _signal_trace(self, k: int) -> SignalTrace:
+        f = self._open(schema.signal_trace(k))
 
         def trace(t: float, source: int, target: int, via: str) -> None:
             f.write(json.dumps({"t": round(t, 6), "from": source, "to": target, "via": via}) + "\n")
@@ -273,37 +255,24 @@ class Worker:
         if fut not in done:
             raise TimeoutError(f"{what} did not arrive within {self.opts.setup_timeout} s")
 
-    def _start_agents(self) -> None:
-        agents, engine = self.agents, self.engine
-        assert agents is not None and engine is not None
-        run = engine.run
-        create = self.loop.create_task
-        # Every step carries its quota constraint; without --limit the Engine has no
-        # ResourceManager and the VM skips it at no cost.
-        self.tasks = [create(run(firefly_agent(i).with_constraints(cpu_slot=1), use_vm=True))
-                      for i in range(agents.n)]
-
     async def _run_shard(self) -> None:
-        agents = self.agents
-        assert agents is not None
-        log_file = open(os.path.join(self.config["run_dir"], f"shard-{self.opts.shard}.jsonl"), "a")
-        self._files.append(log_file)
-        frames = FrameLoop(self.clock, agents, self.metrics, self.telemetry, log_file,
-                           fps=float(self.config["fps"]),
-                           report_interval=float(self.config.get("report_interval", 1.0)),
-                           extra=self._quota_line if self.lease is not None else None)
+        config, shard, clock = self.config, self.shard, self.clock
+        assert config is not None and shard is not None and clock is not None
+        frames = FrameLoop(clock, shard.agents, self.metrics, self.telemetry,
+                           self._open(schema.shard_log(self.opts.shard)), fps=config.fps,
+                           report_interval=config.report_interval, quota=self.quota)
         try:
             await frames.run(self.stop_event)
         finally:
             gc.enable()
-            stopped = self.clock.stop_all()  # type: ignore[union-attr]
-            results = await asyncio.gather(*self.tasks, return_exceptions=True)
+            stopped = shard.stop()
+            results = await shard.finished()
             failed = [r for r in results if isinstance(r, BaseException)]
             if failed:
                 log.error("%d agents failed; first: %r", len(failed), failed[0])
             log.info("stopped %d waiting agents", stopped)
             counts = [r for r in results if isinstance(r, int)]
-            frames.report(self.clock.now(), final=True, more={  # type: ignore[union-attr]
+            frames.report(clock.now(), final=True, more={
                 "agents_failed": len(failed),
                 "agents_without_flash": sum(1 for c in counts if c == 0),
                 "agent_flashes_min": min(counts, default=0)})
@@ -315,26 +284,31 @@ class Worker:
             if os.getppid() != self.parent:
                 self.request_stop("parent process gone")
                 continue
-            if self.config and time.monotonic() - self.last_heard > self.heartbeat_timeout:
+            if self.config is None:
+                continue
+            timeout = self.config.heartbeat_timeout
+            if time.monotonic() - self.last_heard > timeout:
                 # The loop may have been busy (building a large shard) while heartbeats
                 # queued up: read them before concluding the coordinator is silent.
                 self.control_reader.drain()
-                if time.monotonic() - self.last_heard > self.heartbeat_timeout:
-                    self.request_stop(f"no word from the coordinator for {self.heartbeat_timeout} s")
+                if time.monotonic() - self.last_heard > timeout:
+                    self.request_stop(f"no word from the coordinator for {timeout} s")
 
     async def _shut_down(self) -> None:
-        if self.lease is not None:
-            self.lease.stop()
-        if self.edges is not None:
-            self.edges.flush()
+        if self.quota is not None:
+            self.quota.stop()
+        if self.outbox is not None:
+            self.outbox.flush()
         try:
             self._send("bye", self.opts.shard, self.stop_reason or "done")
         except Exception:
             pass
         await asyncio.sleep(0.05)  # let the bye leave before LINGER 0 drops it
         self.control_reader.close()
-        if self.edges is not None:
-            self.edges.close()
+        if self.edge_inbox is not None:
+            self.edge_inbox.close()
+        if self.outbox is not None:
+            self.outbox.close()
         for f in self._files:
             f.close()
         self.control.close(0)

@@ -12,14 +12,18 @@ Used by the coordinator only when stdout is a terminal::
 
 Modules: `canvas` (brightness, fade, downsampling, frame diff; no escape codes),
 `palette` (colours and glyphs), `status` (status bar text), `terminal` (raw mode,
-alternate screen, size, non-blocking keys), `live` (the `LiveView` tying them
-together). Design notes: docs/view.md.
+alternate screen, size, non-blocking keys), `live` (the `LiveView` renderer tying
+them together), `driver` (the `ViewDriver` that runs a LiveView during a run: redraw
+loop, keys, and `flash_feed`, the listener the coordinator's aggregator feeds).
+Design notes: docs/view.md.
 
-What it is not: a curses application. It never reads telemetry, never chooses
-whether to run, and emits nothing unless asked to render.
+What it is not: a curses application. Only the driver is told about a run (through
+callables it is built with); the package never reads sockets, never chooses whether
+to run, and emits nothing unless asked to render.
 """
 
 from coordinator.view.canvas import Canvas, Geometry, brightness, fit
+from coordinator.view.driver import ViewDriver, flash_feed, status_info
 from coordinator.view.live import LiveView, stdout_is_terminal
 from coordinator.view.status import STATUS_LINES, StatusInfo, status_lines
 from coordinator.view.terminal import TerminalSession, read_keys, terminal_size
@@ -31,9 +35,12 @@ __all__ = [
     "LiveView",
     "StatusInfo",
     "TerminalSession",
+    "ViewDriver",
     "brightness",
     "fit",
+    "flash_feed",
     "read_keys",
+    "status_info",
     "status_lines",
     "stdout_is_terminal",
     "terminal_size",

@@ -11,7 +11,7 @@ used when the coordinator has decided stdout is such a terminal.
 from __future__ import annotations
 
 import io
-from typing import IO, Callable
+from typing import IO, Callable, cast
 
 __all__ = [
     "ALT_SCREEN_OFF",
@@ -54,11 +54,12 @@ def make_writer(out: IO[str] | IO[bytes]) -> Callable[[str], None]:
     """
     if isinstance(out, (io.RawIOBase, io.BufferedIOBase)):
         return lambda text: _write_bytes(out, text)
+    text_out = cast(IO[str], out)  # not a binary stream: a text one
     encoding = (getattr(out, "encoding", None) or "utf-8").lower().replace("_", "-")
     buffer = getattr(out, "buffer", None)
     if encoding not in ("utf-8", "utf8") and buffer is not None:
-        return lambda text: _write_via_buffer(out, buffer, text)
-    return lambda text: _write_text(out, text)
+        return lambda text: _write_via_buffer(text_out, buffer, text)
+    return lambda text: _write_text(text_out, text)
 
 
 def _write_bytes(out: IO[bytes], text: str) -> None:

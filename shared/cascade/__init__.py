@@ -19,12 +19,13 @@ tail calls, resources and the ResourceManager.
 
 from ._blueprint import Blueprint, BlueprintBuilder, Instruction
 from ._bus import MessageBus, RunFinished, RunStarted, TaskFinished, TaskStarted
-from ._engine import Engine, RunContext
+from ._engine import Engine
 from ._errors import (CascadeError, CompileError, ResourceUnavailable, TaskError,
                       UnknownResource)
 from ._graph import Graph, LocalExecutor, NativeSolver, build_graph
 from ._resource_manager import ResourceManager, ResourceStatistics
 from ._resources import ResourceProvider, resource
+from ._run_context import RunContext
 from ._task import Inject, LazyResult, TailCall, Task, inject, task
 from ._vm import VirtualMachine
 

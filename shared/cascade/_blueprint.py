@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Hashable
 
 from ._errors import CompileError
+from ._tailcall import call_inputs
 from ._task import Inject, LazyResult, Task
 
 __all__ = ["Blueprint", "BlueprintBuilder", "Instruction", "REG", "CONST", "INJECT"]
@@ -35,10 +36,6 @@ class Instruction:
     out: int
     constraints: dict[str, int]
 
-    @property
-    def registers_only(self) -> bool:
-        return not self.kwargs and all(kind == REG for kind, _ in self.args)
-
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Blueprint:
@@ -53,8 +50,10 @@ class Blueprint:
 
     def initial_inputs(self, target: LazyResult | None, overrides: dict[str, Any] | None = None,
                        carried: dict[str, Any] | None = None) -> list[Any]:
-        """Input values for a run: the target's literal root arguments, else values
-        ``carried`` over by name, else parameter defaults; then ``overrides``."""
+        """Input values for a run: ``overrides``, else the target's literal root
+        arguments, else values ``carried`` over by name, else parameter defaults.
+        ``overrides`` must name inputs only (a TailCall's are checked by
+        ``_tailcall.bind``); a missing value is a TypeError."""
         root = self.instructions[-1].task
         given: dict[str, Any] = {}
         if target is not None:
@@ -72,11 +71,6 @@ class Blueprint:
                 values.append(params[name].default)
             else:
                 raise TypeError(f"{root.name}() missing a value for parameter {name!r}")
-        if overrides:
-            unknown = set(overrides) - set(self.input_index)
-            if unknown:
-                raise TypeError(f"{root.name}() has no input parameter(s) {sorted(unknown)}; "
-                                f"inputs are {list(self.input_names)}")
         return values
 
 
@@ -148,18 +142,17 @@ class BlueprintBuilder:
     @staticmethod
     def _root_inputs(root: Task, target: LazyResult) -> tuple[tuple[str, ...], dict[str, int], dict[int, str]]:
         bound = _bind(root, target).arguments
-        names: list[str] = []
+        params = root.signature.parameters
+        if any(p.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+               for p in params.values()):
+            raise CompileError(f"{root.name}(): *args/**kwargs parameters cannot be VM inputs")
+        names = call_inputs(root, bound)  # the graph path's TailCalls use the same rule
         injects: dict[int, str] = {}
-        for name, param in root.signature.parameters.items():
-            if param.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
-                raise CompileError(f"{root.name}(): *args/**kwargs parameters cannot be VM inputs")
-            value = bound.get(name, param.default)
-            if isinstance(value, LazyResult):
-                continue
+        for i, name in enumerate(names):
+            value = bound.get(name, params[name].default)
             if isinstance(value, Inject):
-                injects[len(names)] = value.name
-            names.append(name)
-        return tuple(names), {n: i for i, n in enumerate(names)}, injects
+                injects[i] = value.name
+        return names, {n: i for i, n in enumerate(names)}, injects
 
 
 def _given_positionally(lazy: LazyResult, param: str) -> bool:

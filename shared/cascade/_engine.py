@@ -4,13 +4,15 @@ One Engine serves any number of concurrent ``run()`` calls. It holds configurati
 only (solver, executor, bus, resource providers, the optional ResourceManager, the
 blueprint cache); everything that belongs to one run (its id, its open resources, its
 intermediate results) lives in a :class:`RunContext` created by that ``run()`` call.
+
+The Engine builds its VirtualMachine and hands it what it needs (its cached
+``compile``, the bus, the ResourceManager); the VM never sees the Engine.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-from dataclasses import dataclass
 from typing import Any
 
 from ._blueprint import Blueprint, BlueprintBuilder, structure_key
@@ -20,30 +22,24 @@ from ._graph import LocalExecutor, NativeSolver, Node, build_graph
 from ._resource_manager import ResourceManager
 from ._invoke import invoke
 from ._resources import ResourceProvider, RunResources, open_resource
+from ._run_context import RunContext
+from ._tailcall import bind, call_inputs
 from ._task import Inject, LazyResult, Task, TailCall
 from ._vm import VirtualMachine
 
-__all__ = ["Engine", "RunContext"]
-
-
-@dataclass(slots=True)
-class RunContext:
-    """State of one run: never shared between runs."""
-
-    run_id: int
-    resources: RunResources
+__all__ = ["Engine"]
 
 
 class Engine:
-    """Runs Cascade targets. ``connector`` is accepted for Cascade compatibility and
-    reserved for external state backends; this runtime keeps state in memory."""
+    """Runs Cascade targets, in memory. Configuration is fixed at construction: the
+    bus and ResourceManager given here are shared with the VM and not meant to be
+    replaced afterwards."""
 
     def __init__(
         self,
         solver: NativeSolver | None = None,
         executor: LocalExecutor | None = None,
         bus: MessageBus | None = None,
-        connector: Any = None,
         resource_manager: ResourceManager | None = None,
         *,
         yield_every: int = 1,
@@ -51,11 +47,11 @@ class Engine:
         self.solver = solver or NativeSolver()
         self.executor = executor or LocalExecutor()
         self.bus = bus or MessageBus()
-        self.connector = connector
         self.resource_manager = resource_manager
         self.providers: dict[str, ResourceProvider] = {}
         self.builder = BlueprintBuilder()
-        self.vm = VirtualMachine(self, yield_every)
+        self.vm = VirtualMachine(self.compile, bus=self.bus, resource_manager=resource_manager,
+                                 yield_every=yield_every)
         self._blueprints: dict[Any, Blueprint] = {}
         self._task_blueprints: dict[Task, Blueprint] = {}
         self._run_ids = itertools.count(1)
@@ -170,24 +166,26 @@ class Engine:
 
 
 def _tail_call_as_lazy(current: LazyResult, tail: TailCall) -> LazyResult:
-    """On the graph path a TailCall becomes a new LazyResult: same task (or its target)
-    with the named arguments replaced."""
+    """On the graph path a TailCall becomes a new LazyResult: the current call (or the
+    target's) with the TailCall's values bound by ``_tailcall.bind``, the VM's rule."""
     target = tail.target
-    if isinstance(target, LazyResult):
+    if target is None:
+        base = current
+    elif isinstance(target, LazyResult):
         base = target
     elif isinstance(target, Task):
         base = LazyResult(target, (), {})
-    elif target is None:
-        base = current
     else:
-        raise CascadeError(f"TailCall target {target!r} is only valid on the VM path")
+        raise CascadeError(f"TailCall target {target!r} is only valid on the VM path; "
+                           f"on the graph path give a Task or LazyResult")
     bound = base.task.signature.bind_partial(*base.args, **base.kwargs).arguments
-    if target is not None and not isinstance(target, LazyResult):
-        previous = current.task.signature.bind_partial(*current.args, **current.kwargs).arguments
-        bound = {k: v for k, v in previous.items() if k in base.task.signature.parameters}
-    names = base.task.param_names
-    bound.update(zip(names, tail.args))
-    bound.update(tail.kwargs)
+    if isinstance(target, Task):  # carry the current inputs over by name, as the VM does
+        previous = current.task.signature.bind_partial(*current.args, **current.kwargs)
+        previous.apply_defaults()
+        was = previous.arguments
+        params = base.task.signature.parameters
+        bound = {k: was[k] for k in call_inputs(current.task, was) if k in was and k in params}
+    bound.update(bind(tail, call_inputs(base.task, bound), base.task.name))
     return LazyResult(base.task, (), dict(bound), base.constraints)
 
 

@@ -19,7 +19,6 @@ class TaskError(CascadeError):
     def __init__(self, task_name: str, cause: BaseException) -> None:
         super().__init__(f"task {task_name!r} failed: {type(cause).__name__}: {cause}")
         self.task_name = task_name
-        self.cause = cause
 
 
 class ResourceUnavailable(CascadeError):

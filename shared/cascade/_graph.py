@@ -18,12 +18,10 @@ __all__ = ["Graph", "Node", "build_graph", "NativeSolver"]
 
 @dataclass(eq=False, slots=True)
 class Node:
+    """One LazyResult of a graph and the nodes whose results its call needs."""
+
     lazy: LazyResult
     deps: list["Node"] = field(default_factory=list)
-
-    @property
-    def name(self) -> str:
-        return self.lazy.task.name
 
 
 @dataclass(slots=True)

@@ -1,4 +1,4 @@
-"""ResourceManager: named amounts (``cpu_slot``, ``gpu``...) shared by concurrent calls.
+"""ResourceManager: named amounts (``slot``, ``gpu``...) shared by concurrent calls.
 
 Think of a car park with several kinds of bays: a call asks for some bays of each kind,
 waits at the barrier until they are all free, and gives them back when it leaves. The
@@ -6,8 +6,12 @@ queue at the barrier is strictly first-come first-served, so a car needing many 
 not overtaken forever by a stream of cars needing one.
 
 An *elastic* manager is a car park whose size changes (a worker's share of the global
-quota, see shared/quota.py): there a request larger than the current capacity waits for
+quota, see shared/quota/): there a request larger than the current capacity waits for
 the capacity to grow instead of being an error.
+
+A user that needs to see every acquisition and release (a trace, a ledger) passes an
+*observer* at construction instead of subclassing; :meth:`ResourceManager.statistics`
+counts the acquisitions that had to queue (``waited``).
 
 It is not a rate limiter and knows nothing about processes: the cross-process quota is
 built on top of it (a lease per worker).
@@ -18,20 +22,26 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Callable, Literal, Mapping
 
 from ._errors import ResourceUnavailable
 
-__all__ = ["ResourceManager", "ResourceStatistics"]
+__all__ = ["ResourceManager", "ResourceObserver", "ResourceStatistics"]
+
+#: Called with ``("acquire", amounts)`` once amounts are taken (after the wait, if any)
+#: and ``("release", amounts)`` before they are given back. It must not raise or block.
+ResourceObserver = Callable[[Literal["acquire", "release"], Mapping[str, int]], None]
 
 
 @dataclass(frozen=True, slots=True)
 class ResourceStatistics:
-    """A snapshot: total capacity, amounts in use, and how many calls wait."""
+    """A snapshot: total capacity, amounts in use, how many calls wait now, and how
+    many acquisitions so far had to queue (``waited``, cumulative)."""
 
     capacity: dict[str, int]
     in_use: dict[str, int]
     waiters: int
+    waited: int = 0
 
 
 class ResourceManager:
@@ -41,10 +51,16 @@ class ResourceManager:
     ``ValueError`` (it could never be granted). ``elastic=True``: the capacity is expected
     to change with :meth:`set_capacity`, so such a request waits (``acquire``) or raises
     :class:`ResourceUnavailable` (``acquire_nowait``) like any request that does not fit now.
+
+    ``observer`` (optional, see :data:`ResourceObserver`) sees every acquisition and
+    release; without one the only cost is a ``None`` check.
     """
 
-    def __init__(self, capacity: Mapping[str, int], *, elastic: bool = False) -> None:
+    def __init__(self, capacity: Mapping[str, int], *, elastic: bool = False,
+                 observer: ResourceObserver | None = None) -> None:
         self._elastic = bool(elastic)
+        self._observer = observer
+        self._waited = 0
         self._capacity: dict[str, int] = {}
         for name, amount in capacity.items():
             self._check_amount(name, amount)
@@ -92,13 +108,18 @@ class ResourceManager:
                 f"capacity {self._capacity}, {len(self._waiters)} waiting"
             )
         self._take(amounts)
+        if self._observer is not None:
+            self._observer("acquire", amounts)
 
     async def acquire(self, amounts: Mapping[str, int]) -> None:
         """Wait until ``amounts`` can be taken, in arrival order, then take them."""
         self._validate(amounts)
         if not self._waiters and self._fits(amounts):
             self._take(amounts)
+            if self._observer is not None:
+                self._observer("acquire", amounts)
             return
+        self._waited += 1
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         entry = (amounts, future)
         self._waiters.append(entry)
@@ -106,7 +127,7 @@ class ResourceManager:
             await future
         except asyncio.CancelledError:
             if future.done() and not future.cancelled():
-                self.release(amounts)  # granted just as we were cancelled: give back
+                self._give_back(amounts)  # granted just as we were cancelled (unobserved)
             else:
                 try:
                     self._waiters.remove(entry)
@@ -114,9 +135,12 @@ class ResourceManager:
                     pass  # already dropped by _wake(), which skips cancelled entries
                 self._wake()  # our place at the head may have blocked others
             raise
+        if self._observer is not None:
+            self._observer("acquire", amounts)
 
     def release(self, amounts: Mapping[str, int]) -> None:
-        """Give back amounts taken earlier; wakes waiters that now fit, in order."""
+        """Give back amounts taken earlier; wakes waiters that now fit, in order.
+        A bad release raises ``ValueError`` and changes (and reports) nothing."""
         in_use = self._in_use
         for name, amount in amounts.items():  # check all first: a bad release changes nothing
             self._check_amount(name, amount)
@@ -125,6 +149,13 @@ class ResourceManager:
                                  f"{sorted(self._capacity)}")
             if amount > in_use[name]:
                 raise ValueError(f"release of {amount} {name!r} exceeds the {in_use[name]} in use")
+        if self._observer is not None:
+            self._observer("release", amounts)
+        self._give_back(amounts)
+
+    def _give_back(self, amounts: Mapping[str, int]) -> None:
+        """Return checked amounts and wake whoever now fits."""
+        in_use = self._in_use
         for name, amount in amounts.items():
             in_use[name] -= amount
         if self._waiters:
@@ -167,4 +198,5 @@ class ResourceManager:
         return sum(1 for _, f in self._waiters if not f.done())
 
     def statistics(self) -> ResourceStatistics:
-        return ResourceStatistics(dict(self._capacity), dict(self._in_use), self.waiting())
+        return ResourceStatistics(dict(self._capacity), dict(self._in_use), self.waiting(),
+                                  self._waited)

@@ -11,22 +11,27 @@ of one call whose arguments are exactly its inputs (an agent step), and
 :meth:`VirtualMachine._run_general` for everything else. The first is the hot path.
 Per-run state lives in the locals of one ``run`` call; the VM itself holds only
 configuration and the registry of named blueprints.
+
+The VM is given its collaborators (a compile function, the bus, the optional
+ResourceManager) and knows nothing of the Engine that builds it: the import runs one
+way, ``_engine`` -> ``_vm``. How a TailCall's values bind to inputs is
+:mod:`._tailcall`'s rule; the hot loop inlines only its all-keywords-valid case.
 """
 
 from __future__ import annotations
 
 import types
-from typing import TYPE_CHECKING, Any
+from typing import Any, Callable
 
 from ._blueprint import CONST, REG, Blueprint, Instruction
-from ._bus import TaskFinished, TaskStarted
+from ._bus import MessageBus, TaskFinished, TaskStarted
 from ._errors import CascadeError, TaskError
 from ._invoke import invoke
+from ._resource_manager import ResourceManager
 from ._resources import open_resource
+from ._run_context import RunContext
+from ._tailcall import bind, bind_into
 from ._task import Inject, LazyResult, Task, TailCall
-
-if TYPE_CHECKING:
-    from ._engine import Engine, RunContext
 
 __all__ = ["VirtualMachine"]
 
@@ -46,12 +51,23 @@ def _is_single_call(bp: Blueprint) -> bool:
 
 
 class VirtualMachine:
-    """Runs blueprints for one Engine; safe for any number of concurrent runs."""
+    """Runs blueprints; safe for any number of concurrent runs.
 
-    def __init__(self, engine: "Engine", yield_every: int = 1) -> None:
+    ``compile_target`` turns a TailCall's Task or LazyResult target into a blueprint
+    (the Engine passes its cached ``Engine.compile``); ``bus`` receives task events;
+    ``resource_manager`` grants the calls' constraints (None: constraints are ignored,
+    as on the graph path). It does not open or close a run's resources: the caller's
+    :class:`RunContext` does.
+    """
+
+    def __init__(self, compile_target: Callable[[LazyResult | Task], Blueprint], *,
+                 bus: MessageBus | None = None, resource_manager: ResourceManager | None = None,
+                 yield_every: int = 1) -> None:
         if not isinstance(yield_every, int) or yield_every < 1:
             raise ValueError(f"yield_every(={yield_every!r}) must be an int >= 1")
-        self.engine = engine
+        self.compile_target = compile_target
+        self.bus = bus if bus is not None else MessageBus()
+        self.resource_manager = resource_manager
         self.yield_every = yield_every
         self._registry: dict[str, Blueprint] = {}
 
@@ -59,13 +75,13 @@ class VirtualMachine:
         """Make ``blueprint`` reachable as ``TailCall(target=name)``."""
         self._registry[name] = blueprint
 
-    async def run(self, bp: Blueprint, inputs: list[Any], ctx: "RunContext") -> Any:
+    async def run(self, bp: Blueprint, inputs: list[Any], ctx: RunContext) -> Any:
         """Run ``bp`` with ``inputs`` until a step returns something that is not a
         TailCall (or LazyResult); that value is the run's result."""
         while True:
-            await self._resolve_run_injects(bp, inputs, ctx)
-            if _is_single_call(bp) and not self.engine.bus.listening_tasks and not self._task_injects(bp):
-                switch = await self._run_single(bp, inputs, ctx)
+            task_scoped = await self._open_run_inputs(bp, inputs, ctx)
+            if not task_scoped and not self.bus.listening_tasks and _is_single_call(bp):
+                switch = await self._run_single(bp, inputs)
             else:
                 switch = await self._run_general(bp, inputs, ctx)
             if not isinstance(switch, _Switch):
@@ -73,11 +89,11 @@ class VirtualMachine:
             bp, inputs = self._switch(bp, inputs, switch.tail)
 
     # -- the hot loop -------------------------------------------------------------
-    async def _run_single(self, bp: Blueprint, inputs: list[Any], ctx: "RunContext") -> Any:
+    async def _run_single(self, bp: Blueprint, inputs: list[Any]) -> Any:
         ins = bp.instructions[0]
         fn, is_async, name = ins.task.fn, ins.task.is_async, ins.task.name
         index = bp.input_index
-        manager = self.engine.resource_manager
+        manager = self.resource_manager
         constraints = ins.constraints if (ins.constraints and manager is not None) else None
         yield_every = self.yield_every
         countdown = yield_every
@@ -101,16 +117,14 @@ class VirtualMachine:
                     return result
                 if result.target is not None:
                     return _Switch(result)
-                if result.kwargs:
+                if result.args:  # positional values: the rule, uninlined
+                    bind_into(inputs, result, bp.input_names, index, bp.name)
+                elif result.kwargs:  # the rule's common case, inlined
                     try:
                         for key, value in result.kwargs.items():
                             inputs[index[key]] = value
-                    except KeyError:
-                        self._apply(bp, inputs, result)  # raises the named error
-                if result.args:
-                    if len(result.args) > len(inputs):
-                        self._apply(bp, inputs, result)  # raises the named error
-                    inputs[: len(result.args)] = result.args
+                    except KeyError:  # not an input: the rule raises its error
+                        bind_into(inputs, result, bp.input_names, index, bp.name)
                 countdown -= 1
                 if not countdown:
                     countdown = yield_every
@@ -121,11 +135,11 @@ class VirtualMachine:
             raise TaskError(name, exc) from exc
 
     # -- the general loop ---------------------------------------------------------
-    async def _run_general(self, bp: Blueprint, inputs: list[Any], ctx: "RunContext") -> Any:
+    async def _run_general(self, bp: Blueprint, inputs: list[Any], ctx: RunContext) -> Any:
         n_in = len(inputs)
         regs = inputs + [None] * (bp.n_registers - n_in)
         countdown = self.yield_every
-        bus = self.engine.bus
+        bus = self.bus
         while True:
             for ins in bp.instructions:
                 if bus.listening_tasks:
@@ -144,7 +158,7 @@ class VirtualMachine:
             if result.target is not None:
                 inputs[:] = regs[:n_in]
                 return _Switch(result)
-            self._apply(bp, regs, result)
+            bind_into(regs, result, bp.input_names, bp.input_index, bp.name)
             for i in range(n_in, bp.n_registers):
                 regs[i] = None
             countdown -= 1
@@ -152,7 +166,7 @@ class VirtualMachine:
                 countdown = self.yield_every
                 await _yield_to_loop()
 
-    async def _call(self, ins: Instruction, regs: list[Any], ctx: "RunContext") -> Any:
+    async def _call(self, ins: Instruction, regs: list[Any], ctx: RunContext) -> Any:
         opened: list[tuple[Any, Any]] = []
 
         async def arguments() -> tuple[list[Any], dict[str, Any]]:
@@ -160,9 +174,9 @@ class VirtualMachine:
             kwargs = {k: await self._operand(op, regs, ctx, opened) for k, op in ins.kwargs}
             return args, kwargs
 
-        return await invoke(ins.task, arguments, self.engine.resource_manager, ins.constraints, opened)
+        return await invoke(ins.task, arguments, self.resource_manager, ins.constraints, opened)
 
-    async def _operand(self, op: tuple[int, Any], regs: list[Any], ctx: "RunContext",
+    async def _operand(self, op: tuple[int, Any], regs: list[Any], ctx: RunContext,
                        opened: list[tuple[Any, Any]]) -> Any:
         kind, value = op
         if kind == REG:
@@ -179,66 +193,48 @@ class VirtualMachine:
         opened.append((provider, gen))
         return live
 
-    def _task_injects(self, bp: Blueprint) -> bool:
-        return any(not self._is_run_scoped(name) for name in bp.input_injects.values())
-
-    def _is_run_scoped(self, name: str) -> bool:
-        provider = self.engine.providers.get(name)
-        return provider is not None and provider.scope == "run"
-
-    async def _resolve_run_injects(self, bp: Blueprint, inputs: list[Any], ctx: "RunContext") -> None:
+    @staticmethod
+    async def _open_run_inputs(bp: Blueprint, inputs: list[Any], ctx: RunContext) -> bool:
+        """Put the run's instance of each run-scoped resource a root input defaults to
+        into that input's register. True when some input defaults to a task-scoped
+        resource instead (opened per call: only the general loop does that)."""
+        task_scoped = False
         for register, name in bp.input_injects.items():
             if ctx.resources.provider(name).scope == "run":
                 inputs[register] = await ctx.resources.get_run_scoped(name)
+            else:
+                task_scoped = True
+        return task_scoped
 
-    # -- tail calls -----------------------------------------------------------------
-    @staticmethod
-    def _apply(bp: Blueprint, regs: list[Any], tail: TailCall) -> None:
-        for key, value in tail.kwargs.items():
-            try:
-                regs[bp.input_index[key]] = value
-            except KeyError:
-                raise CascadeError(f"TailCall names {key!r}, which is not an input of "
-                                   f"{bp.name}(); inputs: {list(bp.input_names)}") from None
-        if tail.args:
-            if len(tail.args) > len(bp.input_names):
-                raise CascadeError(f"TailCall gives {len(tail.args)} positional values; "
-                                   f"{bp.name}() has {len(bp.input_names)} inputs")
-            regs[: len(tail.args)] = tail.args
-
+    # -- switching blueprint ----------------------------------------------------------
     def _switch(self, bp: Blueprint, inputs: list[Any], tail: TailCall) -> tuple[Blueprint, list[Any]]:
         """The blueprint and inputs a TailCall with a target continues with. Inputs the
-        TailCall does not name keep their values by name across the switch."""
-        carried = dict(zip(bp.input_names, inputs))
+        TailCall does not name keep their values by name across the switch (except for
+        a LazyResult target, whose literal arguments are the inputs)."""
         target = tail.target
+        new = self._target_blueprint(target)
+        overrides = bind(tail, new.input_names, new.name, new.input_index)
         if isinstance(target, LazyResult):
-            new = self.engine.compile(target)
-        elif isinstance(target, str):
+            return new, _initial_inputs(new, target, overrides, None)
+        return new, _initial_inputs(new, None, overrides, dict(zip(bp.input_names, inputs)))
+
+    def _target_blueprint(self, target: Any) -> Blueprint:
+        if isinstance(target, (LazyResult, Task)):
+            return self.compile_target(target)
+        if isinstance(target, str):
             try:
-                new = self._registry[target]
+                return self._registry[target]
             except KeyError:
                 raise CascadeError(f"TailCall target {target!r} is not a registered "
                                    f"blueprint; registered: {sorted(self._registry)}") from None
-        elif isinstance(target, Task):
-            new = self.engine.compile(target)
-        else:
-            raise CascadeError(f"TailCall target must be a Task, LazyResult or registered "
-                               f"name, got {target!r}")
-        overrides = tail.kwargs
-        if tail.args:  # positional values name the first inputs (and win, as in _apply)
-            if len(tail.args) > len(new.input_names):
-                raise CascadeError(f"TailCall gives {len(tail.args)} positional values; "
-                                   f"{new.name}() has {len(new.input_names)} inputs")
-            overrides = {**overrides, **dict(zip(new.input_names, tail.args))}
-        if isinstance(target, LazyResult):
-            return new, _initial_inputs(new, target, overrides, None)
-        return new, _initial_inputs(new, None, overrides, carried)
+        raise CascadeError(f"TailCall target must be a Task, LazyResult or registered "
+                           f"name, got {target!r}")
 
 
 def _initial_inputs(bp: Blueprint, target: LazyResult | None, overrides: dict[str, Any],
                     carried: dict[str, Any] | None) -> list[Any]:
-    """``bp.initial_inputs`` for a TailCall switch: a bad or missing name is the
-    TailCall's fault, so it is a CascadeError naming it, not a TypeError."""
+    """``bp.initial_inputs`` for a TailCall switch: a missing value is the TailCall's
+    fault, so it is a CascadeError naming it, not a TypeError."""
     try:
         return bp.initial_inputs(target, overrides, carried)
     except TypeError as exc:

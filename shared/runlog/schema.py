@@ -23,7 +23,8 @@ from typing import Any, Mapping
 
 __all__ = [
     "SCHEMA_VERSION", "RUN_JSON", "SUMMARY_JSON", "COORDINATOR_LOG", "COORDINATOR_TEXT_LOG",
-    "shard_log", "worker_log", "quota_trace", "signal_trace", "Counters", "COUNTERS",
+    "shard_log", "SHARD_LOG_GLOB", "shard_of", "worker_log", "quota_trace", "signal_trace",
+    "Counters", "COUNTERS",
     "HISTOGRAMS", "HISTOGRAM_FIELDS", "PROCESS_FIELDS", "SHARD_DIAGNOSTICS", "SHARD_FIELDS",
     "SHARD_OPTIONAL", "COORDINATOR_FIELDS", "COORDINATOR_OPTIONAL", "RUN_FIELDS",
     "SUMMARY_FIELDS", "rate_counts", "check",
@@ -40,6 +41,18 @@ COORDINATOR_TEXT_LOG = "coordinator.log"  # logging while the live view owns the
 
 def shard_log(shard: int) -> str:
     return f"shard-{shard}.jsonl"
+
+
+SHARD_LOG_GLOB = "shard-*.jsonl"  # every shard_log(k) matches it
+
+
+def shard_of(file_name: str) -> int | None:
+    """K of a ``shard_log(K)`` file name, or None when the name is not one."""
+    prefix, suffix = SHARD_LOG_GLOB.split("*")
+    if not (file_name.startswith(prefix) and file_name.endswith(suffix)):
+        return None
+    number = file_name[len(prefix):len(file_name) - len(suffix)]
+    return int(number) if number.isdigit() else None
 
 
 def worker_log(shard: int) -> str:

@@ -1,0 +1,172 @@
+"""The run records: the run directory and the coordinator's files in it.
+
+* :func:`create_run_dir` makes a new ``log_dir/run-<UTC time>-<seed>[-n]``.
+* :class:`RunRecords` writes what the coordinator records there: ``run.json``
+  (config, shards, versions, host) before the workers start, one
+  ``coordinator.jsonl`` line per interval, ``summary.json`` at the end; and
+  :func:`summary_line` is the summary's one printed line.
+
+File and field names come from :mod:`shared.runlog.schema` (docs/logs.md); the
+shards' own logs are written by the workers.
+
+Not here: computing the figures (``aggregator``, ``quota_desk``) or printing
+(``console``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import msgpack
+import psutil
+import zmq
+
+from shared.partition import Shard, ShardLayout
+from shared.runlog.schema import COORDINATOR_LOG, RUN_JSON, SCHEMA_VERSION, SUMMARY_JSON
+
+from .config import RunConfig
+
+__all__ = ["create_run_dir", "write_json", "versions", "host_info", "JsonLines", "RunRecords",
+           "run_record", "summary_record", "summary_line"]
+
+
+def create_run_dir(log_dir: str, seed: int) -> Path:
+    """Make ``log_dir/run-<UTC time>-<seed>[-n]``, never reusing an existing one."""
+    base = Path(log_dir)
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OSError(f"--log-dir {log_dir!r}: cannot create it: {exc.strerror}") from None
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    for n in range(1000):
+        path = base / (f"run-{stamp}-{seed}" + (f"-{n}" if n else ""))
+        try:
+            path.mkdir()
+            return path.resolve()
+        except FileExistsError:
+            continue
+    raise OSError(f"could not find a free run directory name in {base}")
+
+
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
+    """Write atomically (temp file + rename) so a reader never sees half a file."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def versions() -> dict[str, str]:
+    def version_of(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "unknown"
+
+    return {
+        "simulator": version_of("cascade-fireflies"),
+        "python": platform.python_version(),
+        "pyzmq": zmq.pyzmq_version(),
+        "libzmq": zmq.zmq_version(),
+        "msgpack": ".".join(map(str, msgpack.version)),
+        "numpy": version_of("numpy"),
+    }
+
+
+def host_info() -> dict[str, Any]:
+    return {
+        "hostname": socket.gethostname(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "memory_bytes": psutil.virtual_memory().total,
+        "executable": sys.executable,
+    }
+
+
+class JsonLines:
+    """An append-only JSON-lines file, flushed after every line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file = open(path, "a")
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def run_record(config: RunConfig, run_dir: Path, shards: Sequence[Shard],
+               layouts: Sequence[ShardLayout]) -> dict[str, Any]:
+    """run.json: what was run, where, with what."""
+    return {
+        "schema": SCHEMA_VERSION, "run_dir": str(run_dir),
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "seed": config.seed, "workers": config.workers, "agents": config.agents,
+        "config": config.to_dict(),
+        "shards": [{"shard": s.index, "x0": s.x0, "y0": s.y0, "width": s.width, "height": s.height,
+                    "cells": s.cells, "neighbours": list(layout.neighbour_shards)}
+                   for s, layout in zip(shards, layouts)],
+        "versions": versions(), "host": host_info(),
+    }
+
+
+def summary_record(*, reason: str, duration_s: float, config: RunConfig,
+                   figures: Mapping[str, Any], workers_lost: Mapping[int, int],
+                   malformed: int, error: str | None) -> dict[str, Any]:
+    """summary.json: how the run ended and its totals (``figures``: the aggregator's)."""
+    return {
+        "schema": SCHEMA_VERSION,
+        "exit": reason,
+        "duration_s": round(duration_s, 3),
+        "agents": config.agents,
+        "workers": config.workers,
+        **figures,
+        "workers_lost": {str(s): c for s, c in workers_lost.items()},
+        "malformed_rejected_coordinator": malformed,
+        "error": error,
+    }
+
+
+def summary_line(summary: Mapping[str, Any]) -> str:
+    """The line printed at the end of every run."""
+    return (f"summary: R_final={summary['R_final']} R_max={summary['R_max']} "
+            f"time_to_sync={summary['time_to_sync_s']} flashes={summary['flashes']} "
+            f"p99_flash={summary['flash_lateness_ms']['p99']}ms min_fps={summary['min_fps']} "
+            f"exit={summary['exit']}")
+
+
+class RunRecords:
+    """The coordinator's files in ``run_dir``; coordinator.jsonl is open from
+    construction until :meth:`close` (a context manager closes it too)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self._intervals = JsonLines(run_dir / COORDINATOR_LOG)
+
+    def __enter__(self) -> "RunRecords":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def write_run(self, record: Mapping[str, Any]) -> None:
+        write_json(self.run_dir / RUN_JSON, record)
+
+    def write_interval(self, record: Mapping[str, Any]) -> None:
+        self._intervals.write(record)
+
+    def write_summary(self, summary: Mapping[str, Any]) -> None:
+        write_json(self.run_dir / SUMMARY_JSON, summary)
+
+    def close(self) -> None:
+        self._intervals.close()

@@ -1,0 +1,65 @@
+"""coordinator.view.driver: the flash feed, the status bar from the run's figures,
+and the driver's redraw loop and keys on a pseudo-terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import pty
+from array import array
+
+from coordinator.view import LiveView, StatusInfo
+from coordinator.view.driver import ViewDriver, flash_feed, status_info
+
+STATUS = StatusInfo(0.0, 0.5, 10.0, {0: 30.0}, {0: 1.0}, 1, 1)
+
+
+def _view(out: io.StringIO) -> LiveView:
+    return LiveView(4, 4, 1.0, fps=50.0, out=out, size_fn=lambda: (20, 6))
+
+
+def test_the_flash_feed_hands_cells_to_the_view_and_ignores_corrupt_ones(caplog):
+    out = io.StringIO()
+    view = _view(out)
+    feed = flash_feed(view)
+    feed(array("i", [0, 5]).tobytes(), 0.0)
+    feed(array("i", [99]).tobytes(), 0.0)   # outside the 4x4 grid
+    feed(b"\x01\x02\x03", 0.0)              # not whole int32s
+    assert sum("view ignored a frame" in r.message for r in caplog.records) == 2
+    assert "\u2580" in view.render(0.01, STATUS) or "\u2584" in view.render(0.02, STATUS)
+
+
+def test_status_info_from_the_runs_figures():
+    latest = {0: {"fps": 29.5, "flash_lateness_ms": {"p99": 2.5}}}
+    info = status_info(-1.0, r=0.7, latest=latest, record={}, workers_alive=1, workers_total=2)
+    assert info == StatusInfo(0.0, 0.7, 0.0, {0: 29.5}, {0: 2.5}, 1, 2, None, None)
+    record = {"flashes_per_s": 12.5, "quota": {"in_use": 3, "limit": 4}}
+    info = status_info(2.0, r=0.7, latest=latest, record=record, workers_alive=1, workers_total=2)
+    assert (info.flashes_per_s, info.quota_in_use, info.quota_limit) == (12.5, 3, 4)
+
+
+async def test_the_driver_draws_until_stopped_and_q_asks_to_quit():
+    master, slave = pty.openpty()
+    out = io.StringIO()
+    stops: list[str] = []
+    stop = asyncio.Event()
+    driver = ViewDriver(_view(out), status=lambda t: STATUS, request_stop=stops.append,
+                        t0=asyncio.get_running_loop().time(), out=out, keys_fd=slave)
+    task = asyncio.ensure_future(driver.run(stop))
+    try:
+        await asyncio.sleep(0.1)
+        os.write(master, b"q")
+        for _ in range(100):
+            if stops:
+                break
+            await asyncio.sleep(0.01)
+        stop.set()
+        await asyncio.wait_for(task, 2.0)
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert stops == ["quit"]
+    assert driver.frames >= 2
+    assert "\x1b[?1049h" in out.getvalue() and "\x1b[?1049l" in out.getvalue()
+    assert driver.cost_line(1.0).startswith(f"live view: {driver.frames} frames in 1.0 s")

@@ -1,0 +1,103 @@
+"""The edge outbox: boundary flashes to the neighbour shards, one PUSH socket each.
+
+A boundary flash is queued once per neighbour shard it touches (not once per remote
+cell) by :meth:`EdgeOutbox.queue_flash`, the agents' ``send_edge``; the queues are
+flushed once per event-loop turn as one message per link:
+``flashes [shard, seq, cells: int32[], times: float64[]]`` (docs/protocol.md). Sends
+never block: when a peer's queue is full the batch is dropped and counted. ``seq``
+numbers the batches per link so the receiver can count gaps.
+
+It is built before the agents (they are handed ``queue_flash``) and connected once
+the coordinator has sent the neighbours' inbox endpoints (``peers``); connecting says
+``edge_hello`` on every link. Not here: receiving (``inbox``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from array import array
+
+import zmq
+
+from shared import protocol
+from shared.partition import ShardLayout
+from shared.zmqio import make_socket, send_nowait
+
+from .metrics import ShardMetrics
+
+__all__ = ["EdgeOutbox", "EDGE_HWM"]
+
+EDGE_HWM = 1_000  # batches queued per link before sends are dropped
+
+
+class EdgeOutbox:
+    """The shard's PUSH sockets to its neighbour shards' inboxes, and the per-link
+    batches of boundary flashes waiting for the next flush."""
+
+    def __init__(self, ctx: zmq.Context, loop: asyncio.AbstractEventLoop, layout: ShardLayout,
+                 token: str, metrics: ShardMetrics) -> None:
+        self.ctx = ctx
+        self.loop = loop
+        self.links = tuple(layout.neighbour_shards)
+        self.shard = layout.shard.index
+        self.token = token
+        self.metrics = metrics
+        self.counters = metrics.counters
+        self.peers: dict[int, zmq.Socket] = {}
+        self._pending_cells: dict[int, array] = {s: array("i") for s in self.links}
+        self._pending_times: dict[int, array] = {s: array("d") for s in self.links}
+        self._flush_scheduled = False
+        self._send_seq: dict[int, int] = {s: 0 for s in self.links}
+        for s in self.links:
+            metrics.links_sent[s] = metrics.links_dropped[s] = 0
+
+    def connect(self, endpoints: dict[int, str]) -> None:
+        """Connect to every neighbour shard's inbox and say hello on each link."""
+        for s in self.links:
+            if s not in endpoints:
+                raise ValueError(f"no inbox endpoint for neighbour shard {s} in peers "
+                                 f"{sorted(endpoints)}")
+        for s in self.links:
+            sock = make_socket(self.ctx, zmq.PUSH, sndhwm=EDGE_HWM, connect=endpoints[s])
+            self.peers[s] = sock
+            # The hello may wait in the queue until the connection is up: that is fine,
+            # PUSH queues it (the HWM is far above one message).
+            sock.send(protocol.encode("edge_hello", self.shard, self.token))
+
+    # -- the hot path ------------------------------------------------------------------
+    def queue_flash(self, cell: int, t: float, shards: tuple[int, ...]) -> None:
+        """Remember a boundary flash for each neighbour shard it touches."""
+        for s in shards:
+            self._pending_cells[s].append(cell)
+            self._pending_times[s].append(t)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Send one batch per link with pending flashes (once per loop turn)."""
+        self._flush_scheduled = False
+        counters = self.counters
+        metrics = self.metrics
+        for s, cells in self._pending_cells.items():
+            n = len(cells)
+            if not n:
+                continue
+            times = self._pending_times[s]
+            seq = self._send_seq[s] + 1
+            message = protocol.encode("flashes", self.shard, seq, protocol.pack_cells(cells),
+                                      protocol.pack_times(times))
+            if send_nowait(self.peers[s], message):
+                self._send_seq[s] = seq
+                counters.edge_flashes_sent += n
+                metrics.links_sent[s] += n
+            else:
+                counters.edge_flashes_dropped += n
+                metrics.links_dropped[s] += n
+            self._pending_cells[s] = array("i")
+            self._pending_times[s] = array("d")
+
+    def close(self) -> None:
+        for sock in self.peers.values():
+            sock.close(0)
+        self.peers.clear()

@@ -1,0 +1,96 @@
+"""One shard's simulation, assembled in one place: :func:`build_shard`.
+
+The worker (``worker.runner``), the agent tests and ``scripts/explore_model.py`` all
+build a shard here, so they run the same thing: the shard's :class:`ShardAgents`, ONE
+Cascade ``Engine`` (with the quota's ResourceManager when there is one) whose only
+resource is the agents (``inject("agents")``), and one long-lived VM task per agent.
+Every step carries ``with_constraints(RESOURCE=1)``; without a ResourceManager the VM
+skips the constraint at no cost.
+
+What it is given, not built here: the layout (``layout_of``), the clock (real time or
+lock-step), the metrics, the edge outbox's ``send_edge`` and the quota's slots. Not
+here: sockets, the control channel, the frame loop (``worker.runner``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Iterator, Sequence
+
+from shared import cascade as cs
+from shared.clock import Clock
+from shared.grid import Grid
+from shared.model import FireflyParams
+from shared.partition import ShardLayout, partition, shard_layout
+from shared.quota import RESOURCE
+
+from .agents import SendEdge, ShardAgents, SignalTrace, firefly_agent
+from .metrics import ShardMetrics
+
+__all__ = ["Shard", "build_shard", "layout_of"]
+
+
+def layout_of(grid: Grid, workers: int, shard: int) -> ShardLayout:
+    """The layout of shard ``shard`` when ``grid`` is split over ``workers``."""
+    return shard_layout(grid, partition(grid, workers), shard)
+
+
+class Shard:
+    """A built shard: agents, Engine and (once :meth:`start`-ed) the agent tasks.
+
+    The tasks are created by :meth:`start`, not at build time, so a worker can bind
+    its sockets and wait for its links first. It is not a process or a loop: it runs
+    on whatever event loop is running."""
+
+    def __init__(self, layout: ShardLayout, agents: ShardAgents, engine: cs.Engine,
+                 clock: Clock, slots: cs.ResourceManager | None) -> None:
+        self.layout = layout
+        self.agents = agents
+        self.engine = engine
+        self.clock = clock
+        self.slots = slots
+        self.tasks: list[asyncio.Task[Any]] = []
+
+    def start(self) -> list[asyncio.Task[Any]]:
+        """Create one VM task per agent; each takes its first step up to its first wait."""
+        if self.tasks:
+            raise RuntimeError("the shard's agents are already started")
+        run = self.engine.run
+        create = asyncio.get_running_loop().create_task
+        self.tasks = [create(run(firefly_agent(i).with_constraints(**{RESOURCE: 1}), use_vm=True))
+                      for i in range(self.agents.n)]
+        return self.tasks
+
+    def all_waiting(self) -> bool:
+        """Has every agent reached its first wait: an alarm on the parked clock, or
+        the queue for a quota slot?"""
+        queued = self.slots.waiting() if self.slots is not None else 0
+        return self.clock.parked() + queued >= self.agents.n
+
+    def stop(self) -> int:
+        """Ring every alarm, and every later one, with "stop"; returns how many agents
+        were waiting. Then await :meth:`finished`."""
+        return self.clock.stop_all()
+
+    async def finished(self) -> list[Any]:
+        """Wait for every agent: its flash count, or the exception it failed with."""
+        return await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+def build_shard(layout: ShardLayout, params: FireflyParams, cell_phases: Sequence[float],
+                clock: Clock, metrics: ShardMetrics, *, yield_every: int,
+                send_edge: SendEdge | None = None, trace: SignalTrace | None = None,
+                slots: cs.ResourceManager | None = None) -> Shard:
+    """Assemble the shard of ``layout``: agents starting at ``cell_phases`` (indexed by
+    global cell id), their Engine and its "agents" resource. ``slots``: the quota's
+    elastic ResourceManager (``--limit``), else None (no quota, no cost)."""
+    agents = ShardAgents(layout, params, clock, [float(cell_phases[c]) for c in layout.cells],
+                         metrics, send_edge=send_edge, trace=trace)
+
+    @cs.resource(name="agents", scope="run")
+    def agents_resource() -> Iterator[ShardAgents]:
+        yield agents
+
+    engine = cs.Engine(resource_manager=slots, yield_every=yield_every)
+    engine.register(agents_resource)
+    return Shard(layout, agents, engine, clock, slots)
