@@ -28,9 +28,10 @@ import zmq
 
 from shared import protocol
 from shared.quota import Grant
-from shared.zmqio import SocketReader, make_socket, send_nowait
+from shared.zmqio import send_nowait
 
 from .quota_desk import QUOTA_KINDS, QuotaDesk
+from .receiver import Receiver
 
 __all__ = ["ControlChannel", "ControlEvent", "HEARTBEAT_S"]
 
@@ -48,7 +49,7 @@ class ControlEvent:
     fields: list[Any]
 
 
-class ControlChannel:
+class ControlChannel(Receiver):
     """The bound control socket of one run with ``workers`` shards.
 
     ``quota`` is the run's quota desk (None without ``--limit``: lease messages are
@@ -63,23 +64,10 @@ class ControlChannel:
         self.identities: dict[int, bytes] = {}
         self.events: asyncio.Queue[ControlEvent] = asyncio.Queue()
         self.byes: set[int] = set()
-        self.malformed = 0
         self._quota = quota
         self._clock = clock
-        self._sock = make_socket(ctx, zmq.ROUTER, bind=endpoint)
-        try:
-            self._sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
-            self.address: str = self._sock.getsockopt_string(zmq.LAST_ENDPOINT)
-            self._reader = SocketReader(loop, self._sock, self._on_message)
-        except BaseException:
-            self._sock.close(0)
-            raise
-
-    def __enter__(self) -> "ControlChannel":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        # last: from here on messages may arrive, and find the channel ready
+        super().__init__(ctx, loop, endpoint, zmq.ROUTER, name="control", router_mandatory=True)
 
     # -- sending -------------------------------------------------------------------------
     def send(self, shard: int, kind: str, *fields: Any) -> None:
@@ -103,16 +91,6 @@ class ControlChannel:
             self.send(grant.shard, grant.KIND, *grant.wire())
 
     # -- receiving -----------------------------------------------------------------------
-    def _on_message(self, frames: list[bytes]) -> None:
-        try:
-            self._route(frames)
-        except protocol.ProtocolError as exc:
-            self.malformed += 1
-            log.warning("dropped a malformed control message: %s", exc)
-        except Exception:  # a bug, not the peer's: count, keep the loop alive
-            self.malformed += 1
-            log.exception("dropped a control message that could not be handled")
-
     def _route(self, frames: list[bytes]) -> None:
         if len(frames) != 2:
             raise protocol.ProtocolError(f"{len(frames)} frames")
@@ -150,7 +128,3 @@ class ControlChannel:
             if known == identity:
                 return shard
         raise protocol.ProtocolError("message from an unregistered peer")
-
-    def close(self) -> None:
-        self._reader.close()
-        self._sock.close(0)

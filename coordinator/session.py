@@ -44,6 +44,7 @@ from .control import HEARTBEAT_S, ControlChannel
 from .endpoints import Endpoints
 from .launcher import WorkerProcesses
 from .quota_desk import LEASE_S, TICK_S, QuotaDesk
+from .receiver import Receiver
 from .records import RunRecords, create_run_dir, run_record, summary_line, summary_record
 from .stop import EXIT_CODES, SetupError, StopRequest, exit_reason
 from .telemetry import TelemetryStream
@@ -101,7 +102,7 @@ class Session:
         aggregator = Aggregator(cfg.workers, cfg.period, cfg.fps,
                                 on_flashes=None if view is None else flash_feed(view))
         desk = None if cfg.limit is None else QuotaDesk(cfg.limit, cfg.workers, lease_s=LEASE_S)
-        receivers: list[ControlChannel | TelemetryStream] = []  # their rejects go in the summary
+        receivers: list[Receiver] = []  # their rejects go in the summary
         with RunRecords(run_dir) as records:
             try:
                 async with contextlib.AsyncExitStack() as stack:  # unwinds after the handlers go
@@ -126,7 +127,7 @@ class Session:
 
     async def _launch_and_run(self, stack: contextlib.AsyncExitStack, records: RunRecords,
                               aggregator: Aggregator, desk: QuotaDesk | None, view: LiveView | None,
-                              receivers: list[ControlChannel | TelemetryStream]) -> None:
+                              receivers: list[Receiver]) -> None:
         """Build the rest in order, each part's clean-up on ``stack``; then run."""
         cfg = self.config
         loop = asyncio.get_running_loop()

@@ -22,9 +22,9 @@ import zmq
 
 from shared import protocol
 from shared.runlog.schema import SHARD_FIELDS, check
-from shared.zmqio import SocketReader, make_socket
 
 from .aggregator import Aggregator
+from .receiver import Receiver
 
 __all__ = ["TelemetryStream"]
 
@@ -33,45 +33,15 @@ log = logging.getLogger(__name__)
 _CELL_BYTES = 4  # int32 cell ids
 
 
-class TelemetryStream:
+class TelemetryStream(Receiver):
     """The bound telemetry socket of one run with ``workers`` shards, feeding
     ``aggregator``. A context manager; :meth:`close` stops reading and closes it."""
 
     def __init__(self, ctx: zmq.Context[Any], loop: asyncio.AbstractEventLoop, endpoint: str, *,
                  workers: int, aggregator: Aggregator) -> None:
         self.workers = workers
-        self.malformed = 0
         self._aggregator = aggregator
-        self._sock = make_socket(ctx, zmq.PULL, rcvhwm=100_000, bind=endpoint)
-        try:
-            self.address: str = self._sock.getsockopt_string(zmq.LAST_ENDPOINT)
-            self._reader = SocketReader(loop, self._sock, self._on_message)
-        except BaseException:
-            self._sock.close(0)
-            raise
-
-    def __enter__(self) -> "TelemetryStream":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def drain(self) -> None:
-        """Read what is queued now (the reports sent just before a stop)."""
-        self._reader.drain()
-
-    def _on_message(self, frames: list[bytes]) -> None:
-        try:
-            self._route(frames)
-        except protocol.ProtocolError as exc:
-            self.malformed += 1
-            log.warning("dropped a malformed telemetry message: %s", exc)
-        except (KeyError, TypeError, ValueError) as exc:
-            self.malformed += 1
-            log.warning("dropped a telemetry message with bad content: %r", exc)
-        except Exception:  # a bug, not the peer's: count, keep the loop alive
-            self.malformed += 1
-            log.exception("dropped a telemetry message that could not be handled")
+        super().__init__(ctx, loop, endpoint, zmq.PULL, name="telemetry", rcvhwm=100_000)
 
     def _route(self, frames: list[bytes]) -> None:
         if len(frames) != 1:
@@ -97,7 +67,3 @@ class TelemetryStream:
             if problems:
                 raise protocol.ProtocolError(f"report from shard {shard}: {'; '.join(problems[:3])}")
             self._aggregator.on_report(shard, line)
-
-    def close(self) -> None:
-        self._reader.close()
-        self._sock.close(0)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from coordinator.logtools.args import Parser
 from coordinator.logtools.sweep import grid_side, positive_ints, run_one, sim_command
-from shared.runlog.reading import NotARunError, read_run
+from coordinator.logtools.load import load_run
 from shared.runlog.rows import comparison_row
 from shared.runlog.tables import COMPARISON_COLUMNS, format_table
 
@@ -104,14 +104,10 @@ def main(argv: list[str] | None = None) -> int:
                 status = 1
             if run_dir is None:
                 continue
-            try:
-                run = read_run(run_dir)
-            except NotARunError as exc:
-                print(f"error: {exc}", file=sys.stderr)
+            run = load_run(run_dir, sys.stderr)
+            if run is None:
                 status = 1
                 continue
-            for warning in run.warnings:
-                print(f"warning: {warning}", file=sys.stderr)
             runs.append(run)
     except KeyboardInterrupt:
         print("interrupted: comparing the runs finished so far", file=sys.stderr)

@@ -78,56 +78,30 @@ class Clock(Protocol):
         ...
 
 
-class RealTimeClock:
-    """Alarms on the event loop's clock; sim time = loop.time() - t0.
+class _AlarmSlots:
+    """What both clocks share: one alarm slot per key (a future, or None), a heap of
+    ``(due, key, version)`` tuples where only a key's newest version counts, the
+    parked/started/stopped states, and ringing: at once (:meth:`move` to a due that
+    has passed), by preemption, or to stop. How time moves and when due alarms ring
+    is each clock's own business (``_push`` and the clock's ring loop)."""
 
-    The clock keeps its own heap of ``(due, key, version)`` tuples and holds ONE event
-    loop timer, for the earliest due. Moving an alarm pushes a new tuple and bumps the
-    key's version; stale tuples are skipped when they surface and compacted away when
-    they pile up. Measured at 50,000 agents per worker, one asyncio ``TimerHandle``
-    per agent (cancel + ``call_at`` on every nudge) spent about a third of the
-    worker's time in the loop's timer heap, whose comparisons run in Python.
-
-    Before :meth:`start` the clock is parked: alarms are recorded but nothing is
-    scheduled, so agents can take their first step (and wait) before the start
-    barrier opens.
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, n_keys: int, t0: float | None = None) -> None:
-        self.loop = loop
-        self._time = loop.time
+    def __init__(self, n_keys: int, new_future: Callable[[], asyncio.Future[Any]]) -> None:
+        self._new_future = new_future
         self._futures: list[asyncio.Future[Any] | None] = [None] * n_keys
         self._version = [0] * n_keys
         self._heap: list[tuple[float, int, int]] = []
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_due = float("inf")
         self._live = 0  # alarms pending
         self.stopped = False
         self.started = False
-        self.t0 = 0.0
-        if t0 is not None:
-            self.start(t0)
-
-    def start(self, t0: float) -> None:
-        """Open the barrier: sim time 0 is monotonic time ``t0``; parked alarms are
-        scheduled now."""
-        if self.started:
-            raise RuntimeError("clock already started")
-        self.t0 = t0
-        self.started = True
-        self._arm()
 
     def parked(self) -> int:
-        """Alarms waiting for :meth:`start`."""
+        """Alarms waiting for :meth:`start` (0 once started)."""
         return self._live if not self.started else 0
-
-    def now(self) -> float:
-        return self._time() - self.t0
 
     def alarm(self, key: int, due: float) -> asyncio.Future[Any]:
         """A future resolving with ``due`` once sim time reaches ``due`` (with None at
         once after :meth:`stop_all`)."""
-        fut = self.loop.create_future()
+        fut = self._new_future()
         if self.stopped:
             fut.set_result(None)
             return fut
@@ -148,6 +122,11 @@ class RealTimeClock:
             return
         self._push(key, due)
 
+    def _push(self, key: int, due: float) -> None:
+        version = self._version[key] + 1
+        self._version[key] = version
+        heapq.heappush(self._heap, (due, key, version))
+
     def _ring_now(self, key: int, value: Any) -> bool:
         """Resolve key's pending alarm with ``value`` now; False when none was pending."""
         fut = self._futures[key]
@@ -160,6 +139,64 @@ class RealTimeClock:
             return False
         fut.set_result(value)
         return True
+
+    def preempt(self, n: int) -> int:
+        """Ring up to ``n`` pending alarms with :data:`PREEMPTED`, lowest key first
+        (their agents give their quota slots back). Returns how many."""
+        done = 0
+        for key in range(len(self._futures)):
+            if done >= n:
+                break
+            done += self._ring_now(key, PREEMPTED)
+        return done
+
+    def stop_all(self) -> int:
+        """Ring every pending alarm with ``None`` (meaning: stop), and every alarm set
+        from now on. Returns how many were pending."""
+        self.stopped = True
+        n = 0
+        for key in range(len(self._futures)):
+            n += self._ring_now(key, None)
+        self._heap.clear()
+        return n
+
+
+class RealTimeClock(_AlarmSlots):
+    """Alarms on the event loop's clock; sim time = loop.time() - t0.
+
+    The clock keeps its own heap of ``(due, key, version)`` tuples and holds ONE event
+    loop timer, for the earliest due. Moving an alarm pushes a new tuple and bumps the
+    key's version; stale tuples are skipped when they surface and compacted away when
+    they pile up. Measured at 50,000 agents per worker, one asyncio ``TimerHandle``
+    per agent (cancel + ``call_at`` on every nudge) spent about a third of the
+    worker's time in the loop's timer heap, whose comparisons run in Python.
+
+    Before :meth:`start` the clock is parked: alarms are recorded but nothing is
+    scheduled, so agents can take their first step (and wait) before the start
+    barrier opens.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, n_keys: int, t0: float | None = None) -> None:
+        super().__init__(n_keys, loop.create_future)
+        self.loop = loop
+        self._time = loop.time
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_due = float("inf")
+        self.t0 = 0.0
+        if t0 is not None:
+            self.start(t0)
+
+    def start(self, t0: float) -> None:
+        """Open the barrier: sim time 0 is monotonic time ``t0``; parked alarms are
+        scheduled now."""
+        if self.started:
+            raise RuntimeError("clock already started")
+        self.t0 = t0
+        self.started = True
+        self._arm()
+
+    def now(self) -> float:
+        return self._time() - self.t0
 
     def _push(self, key: int, due: float) -> None:
         version = self._version[key] + 1
@@ -205,36 +242,14 @@ class RealTimeClock:
                 ring(key, due)
         self._arm()
 
-    def preempt(self, n: int) -> int:
-        """Ring up to ``n`` pending alarms with :data:`PREEMPTED` (their agents give
-        their quota slots back). Returns how many."""
-        done = 0
-        for key in range(len(self._futures)):
-            if done >= n:
-                break
-            done += self._ring_now(key, PREEMPTED)
-        return done
-
     def stop_all(self) -> int:
-        """Ring every pending alarm with ``None`` (meaning: stop), and every alarm set
-        from now on. Returns how many were pending."""
-        self.stopped = True
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        n = 0
-        for key, fut in enumerate(self._futures):
-            if fut is not None:
-                self._futures[key] = None
-                if not fut.done():
-                    fut.set_result(None)
-                    n += 1
-        self._live = 0
-        self._heap.clear()
-        return n
+        return super().stop_all()
 
 
-class LockstepClock:
+class LockstepClock(_AlarmSlots):
     """Simulated time that advances only when told to (:meth:`advance`); for
     deterministic runs and tests. Alarms ring in (due, key) order.
 
@@ -244,14 +259,10 @@ class LockstepClock:
     """
 
     def __init__(self, n_keys: int, start_time: float = 0.0, *, parked: bool = False) -> None:
+        super().__init__(n_keys, lambda: asyncio.get_running_loop().create_future())
         self._now = start_time
-        self._futures: list[asyncio.Future[Any] | None] = [None] * n_keys
-        self._version = [0] * n_keys
-        self._heap: list[tuple[float, int, int]] = []  # (due, key, version)
         self._callbacks: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = 0
-        self._live = 0  # alarms pending
-        self.stopped = False
         self.started = not parked
 
     def start(self, t0: float) -> None:
@@ -260,57 +271,8 @@ class LockstepClock:
             raise RuntimeError("clock already started")
         self.started = True
 
-    def parked(self) -> int:
-        return self._live if not self.started else 0
-
     def now(self) -> float:
         return self._now
-
-    def alarm(self, key: int, due: float) -> asyncio.Future[Any]:
-        fut = asyncio.get_running_loop().create_future()
-        if self.stopped:
-            fut.set_result(None)
-            return fut
-        if self._futures[key] is None:
-            self._live += 1
-        self._futures[key] = fut
-        self._set(key, due)
-        return fut
-
-    def pending(self, key: int) -> bool:
-        return self._futures[key] is not None
-
-    def _set(self, key: int, due: float) -> None:
-        self._version[key] += 1
-        heapq.heappush(self._heap, (due, key, self._version[key]))
-
-    def move(self, key: int, due: float, now: float) -> None:
-        if due <= now:
-            self._ring_now(key, now)
-            return
-        self._set(key, due)
-
-    def _ring_now(self, key: int, value: Any) -> bool:
-        """Resolve key's pending alarm with ``value``; False when none was pending."""
-        fut = self._futures[key]
-        if fut is None:
-            return False
-        self._futures[key] = None
-        self._live -= 1
-        self._version[key] += 1
-        if fut.done():
-            return False
-        fut.set_result(value)
-        return True
-
-    def preempt(self, n: int) -> int:
-        """Ring up to ``n`` pending alarms with :data:`PREEMPTED`, lowest key first."""
-        done = 0
-        for key in range(len(self._futures)):
-            if done >= n:
-                break
-            done += self._ring_now(key, PREEMPTED)
-        return done
 
     def call_at(self, when: float, callback: Callable[[], None]) -> None:
         """Run ``callback`` when sim time reaches ``when`` (for frame loops in tests)."""
@@ -346,11 +308,3 @@ class LockstepClock:
         self._now = max(self._now, to)
         for _ in range(settle):
             await asyncio.sleep(0)
-
-    def stop_all(self) -> int:
-        self.stopped = True
-        n = 0
-        for key in range(len(self._futures)):
-            n += self._ring_now(key, None)
-        self._heap.clear()
-        return n

@@ -99,15 +99,7 @@ class ShardConfig:
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> "ShardConfig":
         """Validate and build; any problem is a :class:`ShardConfigError` naming the field."""
-        if not isinstance(data, Mapping):
-            raise ShardConfigError(f"config is {type(data).__name__}, not a map")
-        names = {f.name for f in fields(cls)}
-        missing = sorted(names - data.keys())
-        if missing:
-            raise ShardConfigError(f"config lacks {', '.join(missing)}")
-        unknown = sorted(set(data) - names, key=str)
-        if unknown:
-            raise ShardConfigError(f"config has unknown fields {', '.join(map(str, unknown))}")
+        _exact_fields("config", data, {f.name for f in fields(cls)})
         grid = data["grid"]
         if not (isinstance(grid, (list, tuple)) and len(grid) == 2):
             raise ShardConfigError(f"grid(={grid!r}) must be [width, height]")
@@ -120,15 +112,8 @@ class ShardConfig:
 
 
 def _params_from_wire(params: Any) -> FireflyParams:
-    if not isinstance(params, Mapping):
-        raise ShardConfigError(f"params(={params!r}) must be a map")
     names = {f.name for f in fields(FireflyParams)}
-    missing = sorted(names - params.keys())
-    if missing:
-        raise ShardConfigError(f"params lacks {', '.join(missing)}")
-    unknown = sorted(set(params) - names, key=str)
-    if unknown:
-        raise ShardConfigError(f"params has unknown fields {', '.join(map(str, unknown))}")
+    _exact_fields("params", params, names)
     for name in sorted(names):
         value = params[name]
         number = int if name == "seed" else (int, float)
@@ -139,6 +124,18 @@ def _params_from_wire(params: Any) -> FireflyParams:
         return FireflyParams.from_dict(dict(params))
     except ValueError as exc:
         raise ShardConfigError(f"params: {exc}") from None
+
+
+def _exact_fields(what: str, data: Any, names: set[str]) -> None:
+    """``data`` must be a map holding exactly the fields ``names``."""
+    if not isinstance(data, Mapping):
+        raise ShardConfigError(f"{what} is {type(data).__name__}, not a map")
+    missing = sorted(names - data.keys())
+    if missing:
+        raise ShardConfigError(f"{what} lacks {', '.join(missing)}")
+    unknown = sorted(set(data) - names, key=str)
+    if unknown:
+        raise ShardConfigError(f"{what} has unknown fields {', '.join(map(str, unknown))}")
 
 
 def _int_at_least(name: str, value: Any, low: int) -> None:

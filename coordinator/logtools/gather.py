@@ -25,7 +25,8 @@ from typing import Callable, Sequence
 
 from coordinator.logtools.args import Parser
 from coordinator.logtools.plots import MATPLOTLIB_HINT, matplotlib_missing, plot_run
-from shared.runlog.reading import NotARunError, Run, read_run
+from coordinator.logtools.load import load_run
+from shared.runlog.reading import Run
 from shared.runlog.rows import comparison_row, run_rows
 from shared.runlog.tables import (COMPARISON_COLUMNS, SHARD_COLUMNS, SHARD_LEGEND,
                                   format_table, heading, rows_to_csv, runs_to_json)
@@ -123,15 +124,11 @@ def main(argv: Sequence[str] | None = None, *, prog: str = PROG) -> int:
             return 2
     runs, status = [], 0
     for path in args.run_dirs:
-        try:
-            run = read_run(path).window(args.since, args.until)
-        except NotARunError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+        run = load_run(path, sys.stderr)
+        if run is None:
             status = 2
             continue
-        for warning in run.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
-        runs.append(run)
+        runs.append(run.window(args.since, args.until))
     if not runs:
         return status
     for run in runs:
