@@ -5,9 +5,9 @@ holds a ZeroMQ context. Each runs in its own session, so a terminal's Ctrl-C rea
 only the coordinator, which then stops them in order (the session's stop sequence:
 stop → bye → exit, then :meth:`WorkerProcesses.kill_all`: SIGTERM, then SIGKILL).
 
-Last resort: one module-level ``atexit`` hook, registered once on the first spawn,
-reaps the workers of every :class:`WorkerProcesses` that has not reaped its own
-(paths that skip ``finally`` blocks). A SIGKILLed coordinator runs no hook at all;
+Last resort: while an instance has workers that may run, its :meth:`kill_all` is
+registered with ``atexit`` (for paths that skip ``finally`` blocks); reaping
+unregisters it, so no finished run stays referenced for the life of the process. A SIGKILLed coordinator runs no hook at all;
 its workers exit on their own when the parent dies (the worker's parent-death
 signal).
 
@@ -31,22 +31,6 @@ __all__ = ["WorkerProcesses"]
 
 log = logging.getLogger(__name__)
 
-_unreaped: set["WorkerProcesses"] = set()  # instances whose children may still run
-_hook_registered = False
-
-
-def _reap_all_at_exit() -> None:
-    for workers in list(_unreaped):
-        workers.kill_all()
-
-
-def _register_hook_once() -> None:
-    global _hook_registered
-    if not _hook_registered:
-        atexit.register(_reap_all_at_exit)
-        _hook_registered = True
-
-
 class WorkerProcesses:
     """The run's worker processes, by shard index. A context manager: leaving it
     reaps every worker (:meth:`kill_all`)."""
@@ -64,8 +48,7 @@ class WorkerProcesses:
     def spawn(self, shards: int, *, control: str, telemetry: str, token: str,
               run_dir: Path, log_level: str = "INFO") -> None:
         """Start workers 0..shards-1; each writes stdout and stderr to its worker log."""
-        _register_hook_once()
-        _unreaped.add(self)
+        atexit.register(self.kill_all)  # unregistered once reaped
         for shard in range(shards):
             with open(run_dir / worker_log(shard), "ab") as err:
                 self.procs[shard] = subprocess.Popen(
@@ -101,7 +84,7 @@ class WorkerProcesses:
                 log.warning("worker pid %d ignored SIGTERM; killing it", proc.pid)
                 _signal(proc, signal.SIGKILL)
                 proc.wait()
-        _unreaped.discard(self)
+        atexit.unregister(self.kill_all)
 
 
 def _signal(proc: subprocess.Popen[bytes], sig: int) -> None:

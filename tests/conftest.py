@@ -1,5 +1,6 @@
 """Fixtures shared by the test files: a factory for real simulator runs that are
-always cleaned up, even when the test fails, and one for schema-valid shard log lines."""
+always cleaned up, even when the test fails, one for schema-valid shard log lines, and
+a synthetic run directory (``run_dir``, written from ``shards``) for the log tools."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import pytest
 from shared.histogram import Histogram
 from shared.runlog.schema import HISTOGRAMS, SCHEMA_VERSION, Counters
 
+from gatherkit import second
+from runfixtures import Second, write_run
 from simrun import SimRun
 
 
@@ -51,6 +54,17 @@ def make_shard_line(shard: int = 0, *, t: float = 1.0, fps: float = 30.0, flashe
 @pytest.fixture
 def shard_line() -> Callable[..., dict[str, Any]]:
     return make_shard_line
+
+
+@pytest.fixture
+def shards() -> dict[int, list[Second]]:
+    return {k: [second(i, k) for i in range(6)] for k in range(3)}
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path, shards: dict[int, list[Second]]) -> Path:
+    return write_run(tmp_path, shards, R_series=[(0.5 * i, min(1.0, 0.1 * i)) for i in range(13)],
+                     time_to_sync_s=4.5)
 
 
 @pytest.hookimpl(tryfirst=True)

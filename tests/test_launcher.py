@@ -1,5 +1,5 @@
 """coordinator.launcher: workers are reaped on every path, and the last-resort
-``atexit`` hook is registered once per process, not once per run. Stand-in children
+``atexit`` hook lives only while a run's workers may. Stand-in children
 (``sleep``) take the workers' place: nothing here starts the simulator."""
 
 from __future__ import annotations
@@ -45,16 +45,17 @@ def test_leaving_the_context_reaps_every_worker(monkeypatch, tmp_path):
     assert workers.new_exits() == []  # each exit is reported once
 
 
-def test_one_atexit_hook_reaps_what_no_one_else_did(monkeypatch, tmp_path):
+def test_the_atexit_hook_lives_exactly_as_long_as_the_workers(monkeypatch, tmp_path):
     pids = _sleepers(monkeypatch)
-    registered = []
-    monkeypatch.setattr(launcher, "_hook_registered", False)
-    monkeypatch.setattr(launcher.atexit, "register", registered.append)
+    hooks: list = []
+    monkeypatch.setattr(launcher.atexit, "register", hooks.append)
+    monkeypatch.setattr(launcher.atexit, "unregister", hooks.remove)
     first, second = WorkerProcesses(), WorkerProcesses()
     for workers in (first, second):
         workers.spawn(1, control="ipc://c", telemetry="ipc://t", token="x", run_dir=tmp_path)
-    assert registered == [launcher._reap_all_at_exit]  # once, however many runs
+    assert hooks == [first.kill_all, second.kill_all]
     first.kill_all()
-    assert first not in launcher._unreaped and second in launcher._unreaped
-    launcher._reap_all_at_exit()  # what the interpreter would do at exit
-    assert _gone(pids) and second not in launcher._unreaped
+    assert hooks == [second.kill_all]  # a reaped run is no longer referenced
+    for hook in list(hooks):  # what the interpreter would do at exit
+        hook()
+    assert _gone(pids) and hooks == []
