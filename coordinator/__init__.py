@@ -6,6 +6,7 @@
 ``session``        one run's lifecycle: build in order, run loop, worker exits, exit code
 ``stop``           how a run ends: stop request, SetupError, exit codes
 ``endpoints``      where the sockets listen (private ipc folder or loopback tcp)
+``security``       the run's secrets (token, CurveZMQ keys) and each shard's sender
 ``control``        the control channel: ROUTER socket, token, who may say what
 ``telemetry``      the telemetry stream: PULL socket, frames and reports checked
 ``aggregator``     frames and reports → R, interval lines, the run's totals

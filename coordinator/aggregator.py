@@ -2,10 +2,12 @@
 
 * Frames (``--fps`` per shard): the shards' partial sums Z_s for the same frame number
   combine into the global order parameter R(t) (:mod:`shared.synchrony`); a frame
-  counts once every live shard sent it. Flashed cells go to the flash listener given
+  counts once every live shard that is not stalled sent it (:meth:`set_stalled`:
+  a silent shard's stale figures never hold R back nor feed it); each R remembers how
+  many shards it combines (``shards_in_R``). Flashed cells go to the flash listener given
   at construction (the live view), if any.
 * Reports (one per shard per interval): the latest line per shard feeds the interval
-  line and the status line; histograms and counters accumulate into the run's totals
+  line and the status line (stalled shards' lines left out); histograms and counters accumulate into the run's totals
   for summary.json. Which lines feed min FPS is :func:`shared.runlog.schema.rate_counts`.
 
 Not here: sockets and message validation (``telemetry``: it hands over decoded,
@@ -26,22 +28,28 @@ __all__ = ["Aggregator", "FlashListener", "status_line"]
 log = logging.getLogger(__name__)
 
 FlashListener = Callable[[bytes, float], None]  # (int32 cell ids, sim time)
+HeardListener = Callable[[int], None]  # a frame or report of this shard was just read
 
 
 class Aggregator:
     """Aggregates one run's frames and reports; knows nothing about sockets."""
 
     def __init__(self, shards: int, period: float, fps: float, *,
-                 on_flashes: FlashListener | None = None) -> None:
+                 on_flashes: FlashListener | None = None,
+                 on_heard: HeardListener | None = None) -> None:
         self.shards = shards
         self.fps = fps
         self.live: set[int] = set(range(shards))
+        self.stalled: set[int] = set()
+        self.shards_in_r = 0  # how many shards' Z the current R combines
+        self.last_t: dict[int, float] = {}  # shard -> sim time of its newest frame
         self.r = 0.0
         self.last_frame_t = 0.0
         self.frames_incomplete = 0
         self.latest: dict[int, dict[str, Any]] = {}  # shard -> its newest report line
         self.min_fps: float | None = None
         self._on_flashes = on_flashes
+        self._on_heard = on_heard
         self._sync = SyncTracker(period)
         self._frames: dict[int, dict[int, tuple[float, float, int]]] = {}
         self._frame_times: dict[int, float] = {}
@@ -54,19 +62,28 @@ class Aggregator:
         """Stop waiting for ``shard``: its figures no longer feed R or the status."""
         self.live.discard(shard)
 
+    def set_stalled(self, shards: set[int]) -> None:
+        """The shards now silent past the stall threshold (``liveness``): until they
+        speak again their figures feed neither R nor min FPS."""
+        self.stalled = set(shards)
+
     def live_latest(self) -> dict[int, dict[str, Any]]:
-        """The newest report line of each live shard."""
-        return {k: v for k, v in self.latest.items() if k in self.live}
+        """The newest report line of each live shard that is not stalled."""
+        return {k: v for k, v in self.latest.items() if k in self.live and k not in self.stalled}
 
     def on_frame(self, shard: int, frame: int, t: float, zre: float, zim: float, n: int,
                  flashed: bytes) -> None:
+        if self._on_heard is not None:
+            self._on_heard(shard)
+        self.last_t[shard] = max(self.last_t.get(shard, 0.0), t)
         if self._on_flashes is not None and flashed:
             self._on_flashes(flashed, t)
         parts = self._frames.setdefault(frame, {})
         parts[shard] = (zre, zim, n)
         self._frame_times[frame] = max(self._frame_times.get(frame, 0.0), t)
-        if self.live <= parts.keys():
+        if self.live - self.stalled <= parts.keys():
             self.r = combine_order(parts.values())
+            self.shards_in_r = len(parts)
             t_frame = self._frame_times.pop(frame)
             del self._frames[frame]
             self._sync.observe(t_frame, self.r)
@@ -86,6 +103,8 @@ class Aggregator:
         """Take one shard log line (already checked against the schema). Its
         histograms are parsed first, so a bad one (ValueError) changes nothing."""
         histograms = {name: Histogram.from_dict(line[name]) for name in HISTOGRAMS}
+        if self._on_heard is not None:
+            self._on_heard(shard)
         self.latest[shard] = dict(line)
         self._interval_lines[shard] = self.latest[shard]
         for name, value in line["counters"].items():
@@ -99,7 +118,7 @@ class Aggregator:
 
     def interval(self, t: float, workers_alive: int) -> dict[str, Any]:
         """The coordinator.jsonl line for the interval ending now; starts a new one."""
-        lines = [self.latest[s] for s in sorted(self.latest) if s in self.live]
+        lines = list(self.live_latest().values())
         flashes = sum(l["counters"].get("flashes", 0) for l in self._interval_lines.values())
         span = max((l.get("interval_s", 1.0) for l in self._interval_lines.values()), default=1.0)
         record: dict[str, Any] = {
@@ -112,6 +131,8 @@ class Aggregator:
                 (l["flash_lateness_ms"]["p99"] for l in lines), default=None),
             "workers_alive": workers_alive,
             "R_series": self._r_series,
+            "shards_in_R": self.shards_in_r,
+            "stalled": sorted(self.stalled & self.live),
         }
         self._r_series = []
         self._interval_lines = {}
@@ -146,6 +167,12 @@ def status_line(record: Mapping[str, Any], workers_total: int) -> str:
         f"p99_flash={p99:7.2f}ms" if p99 is not None else "p99_flash=   -   ",
         f"workers={record['workers_alive']}/{workers_total}",
     ]
+    in_r = record.get("shards_in_R")
+    if in_r is not None and 0 < in_r < workers_total:
+        parts[1] += f" ({in_r}/{workers_total} shards)"
+    stalled = record.get("stalled")
+    if stalled:
+        parts.append(f"stalled={len(stalled)} [{', '.join(map(str, stalled))}]")
     quota = record.get("quota")
     if quota:
         parts.append(f"slots={quota['in_use']}/{quota['limit']}")

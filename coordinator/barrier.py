@@ -8,7 +8,8 @@
 and returns t0, the monotonic time at which simulated time 0 begins. While it waits
 (:meth:`Barrier.collect`) it keeps sending heartbeats (workers building big shards
 must hear the coordinator) and fails with :class:`~coordinator.stop.SetupError` on a
-stop request, a worker that quit or died (``check_exits``), or the set-up timeout.
+stop request, a worker that quit (its ``bye`` goes to ``on_bye`` first) or died
+(``check_exits``), or the set-up timeout.
 
 Not here: spawning the workers (``launcher``) or checking who sent what
 (``control``).
@@ -39,12 +40,14 @@ class Barrier:
     """Brings ``len(configs)`` registered workers to a common start."""
 
     def __init__(self, channel: ControlChannel, stop: StopRequest, *, setup_timeout: float,
-                 check_exits: Callable[[], None], run_dir: Path) -> None:
+                 check_exits: Callable[[], None], run_dir: Path,
+                 on_bye: Callable[[int, str], None] | None = None) -> None:
         self._channel = channel
         self._stop = stop
         self._setup_timeout = setup_timeout
         self._check_exits = check_exits
         self._run_dir = run_dir
+        self._on_bye = on_bye
 
     async def open(self, configs: Sequence[ShardConfig]) -> float:
         """Run every step; returns t0. ``configs[k]`` is what shard k is told."""
@@ -53,7 +56,8 @@ class Barrier:
         for config in configs:
             self._channel.send(config.shard, "config", config.to_wire())
         bound = await self.collect("bound", everyone)
-        self._channel.broadcast("peers", [[shard, fields[1]] for shard, fields in sorted(bound.items())])
+        self._channel.broadcast("peers", [[shard, fields[1], self._channel.public_key(shard)]
+                                          for shard, fields in sorted(bound.items())])
         await self.collect("links_ready", everyone)
         t0 = time.monotonic() + START_DELAY_S
         self._channel.broadcast("start", t0)
@@ -88,5 +92,7 @@ class Barrier:
             if event.kind == kind:
                 got[event.shard] = event.fields
             elif event.kind == "bye":
+                if self._on_bye is not None:
+                    self._on_bye(event.shard, str(event.fields[1]))
                 raise SetupError(f"shard {event.shard} quit during set-up: {event.fields[1]}")
         return got

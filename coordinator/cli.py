@@ -28,6 +28,9 @@ __all__ = ["main", "app"]
 
 app = typer.Typer(add_completion=False, rich_markup_mode=None)
 
+#: The values ``--log-level`` takes (any case).
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
 #: RunConfig's defaults by field name (``workers`` has a factory: resolved at run time).
 DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(RunConfig)
                             if f.default is not dataclasses.MISSING}
@@ -48,7 +51,8 @@ def run(
                                           help="worker processes (shards); default: the number of cores"),
     grid: str = typer.Option("{}x{}".format(*DEFAULTS["grid"]), "--grid", "-g",
                              help="grid size WxH, or N for NxN (one agent per cell)"),
-    period: float = typer.Option(DEFAULTS["period"], help="flash period P in seconds"),
+    period: float = typer.Option(DEFAULTS["period"],
+                                 help="flash period P in seconds (> 0.1, the fixed reset jitter)"),
     nudge: float = typer.Option(DEFAULTS["nudge"], help="phase advance ε (seconds) per neighbour flash"),
     refractory: Optional[float] = typer.Option(
         DEFAULTS["refractory"],
@@ -77,7 +81,8 @@ def run(
                                      help="live view: draw shard borders"),
     view_fps: float = typer.Option(DEFAULTS["view_fps"], "--view-fps",
                                    help="live view: redraws per second at most"),
-    log_level: str = typer.Option("WARNING", help="coordinator log level"),
+    log_level: str = typer.Option("WARNING", help="coordinator log level: DEBUG, INFO, WARNING, "
+                                                  "ERROR or CRITICAL"),
 ) -> None:
     """Run pulse-coupled fireflies on a torus, split into shards over worker processes.
 
@@ -85,6 +90,9 @@ def run(
     parameter R, flashes/s, slowest shard FPS, worst p99 flash lateness), then a
     summary. Logs (docs/logs.md) land in the run directory.
     """
+    if log_level.upper() not in LOG_LEVELS:
+        typer.echo(f"error: --log-level {log_level!r}: must be one of {', '.join(LOG_LEVELS)}", err=True)
+        raise typer.Exit(2)
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     options: dict[str, Any] = dict(
         grid=_grid(grid), period=period, nudge=nudge, refractory=refractory, duration=duration,
@@ -95,6 +103,7 @@ def run(
         options["workers"] = workers
     try:
         config = RunConfig(**options)
+        config.check_machine()  # memory and process limit, before anything is started
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2)

@@ -20,9 +20,13 @@ from shared.grid import Grid
 from shared.model import INIT_MODES, FireflyParams
 from shared.shard_config import ShardConfig
 
+from . import capacity
+
 __all__ = ["RunConfig", "ConfigError", "DEFAULT_GRID", "default_workers"]
 
 DEFAULT_GRID = (64, 64)
+MAX_SEED = 2 ** 63   # seeds are within [0, MAX_SEED): they travel as msgpack int64
+MAX_LIMIT = 2 ** 63  # --limit likewise
 
 
 class ConfigError(ValueError):
@@ -57,7 +61,7 @@ class RunConfig:
     transport: str = "ipc"
     limit: int | None = None
     yield_every: int = 16
-    heartbeat_timeout: float = 5.0
+    heartbeat_timeout: float = 10.0  # > a coordinator stalled 5-8 s (docs/protocol.md, "Liveness")
     show_shards: bool = False
     view_fps: float = 20.0
 
@@ -67,11 +71,24 @@ class RunConfig:
             grid = Grid(w, h)
         except ValueError as exc:
             raise ConfigError(f"--grid: {exc}") from None
+        if grid.cells > capacity.MAX_AGENTS:
+            raise ConfigError(f"--grid {w}x{h}: {grid.cells:,} cells; at most "
+                              f"{capacity.MAX_AGENTS:,} (e.g. 4096x4096)")
         if not isinstance(self.workers, int) or self.workers < 1:
             raise ConfigError(f"--workers {self.workers}: must be at least 1")
         if self.workers > grid.cells:
             raise ConfigError(f"--workers {self.workers}: more workers than the {grid.cells} cells "
                               f"of a {w}x{h} grid; use at most {grid.cells} or a larger --grid")
+        if self.workers > capacity.MAX_WORKERS:
+            raise ConfigError(f"--workers {self.workers}: at most {capacity.MAX_WORKERS}")
+        if not isinstance(self.seed, int) or not 0 <= self.seed < MAX_SEED:
+            raise ConfigError(f"--seed {self.seed}: must be within [0, 2**63)")
+        if self.limit is not None and (not isinstance(self.limit, int) or not 1 <= self.limit < MAX_LIMIT):
+            raise ConfigError(f"--limit {self.limit}: must be within [1, 2**63) "
+                              f"(leave it out for no quota)")
+        if not (isinstance(self.period, (int, float)) and self.period > self.reset_jitter):
+            raise ConfigError(f"--period {self.period}: must be > {self.reset_jitter} s "
+                              f"(the reset jitter: a flash resets the phase into [0, {self.reset_jitter}))")
         try:
             self.params()
         except ValueError as exc:
@@ -89,12 +106,28 @@ class RunConfig:
                 raise ConfigError(f"--kick {cell}: not a cell of the {grid.cells}-cell grid (0..{grid.cells - 1})")
         if self.transport not in ("ipc", "tcp"):
             raise ConfigError(f"--transport {self.transport!r}: must be ipc or tcp")
-        if self.limit is not None and (not isinstance(self.limit, int) or self.limit < 1):
-            raise ConfigError(f"--limit {self.limit}: must be at least 1 (leave it out for no quota)")
         if not isinstance(self.yield_every, int) or self.yield_every < 1:
             raise ConfigError(f"yield_every {self.yield_every}: must be at least 1")
         if not (math.isfinite(self.view_fps) and 0 < self.view_fps <= 120):
             raise ConfigError(f"--view-fps {self.view_fps}: must be > 0 and <= 120")
+
+    def check_machine(self) -> None:
+        """Can this machine run it now? Memory for the agents and workers, and the
+        process limit for the workers (``capacity``); raises ConfigError if not. Called
+        by the CLI before anything is allocated or spawned (not in ``__post_init__``:
+        a RunConfig is also a plain value, built in tests and tools)."""
+        w, h = self.grid
+        fit = capacity.agents_that_fit(self.workers)
+        if self.agents > fit:
+            raise ConfigError(
+                f"--grid {w}x{h}: {self.agents:,} agents need about "
+                f"{(self.agents * capacity.BYTES_PER_AGENT + self.workers * capacity.BYTES_PER_WORKER) / 2**30:.1f} GiB; "
+                f"the memory available now holds at most {fit:,} agents with --workers {self.workers}")
+        left = capacity.tasks_left()
+        if left is not None and self.workers * capacity.TASKS_PER_WORKER > left - capacity.SPARE_TASKS:
+            most = max(0, (left - capacity.SPARE_TASKS) // capacity.TASKS_PER_WORKER)
+            raise ConfigError(f"--workers {self.workers}: the process limit (ulimit -u) leaves room "
+                              f"for at most {most} workers now")
 
     @property
     def agents(self) -> int:

@@ -1,11 +1,13 @@
 """The control channel: the coordinator's ROUTER socket and who may speak on it.
 
-:class:`ControlChannel` binds the control socket, owns the run's secret token, and
+:class:`ControlChannel` binds the control socket, holds the run's secret token, and
 checks every message before it touches state: it must decode
 (:func:`shared.protocol.decode`), a ``hello`` must carry the token and a shard index
-of this run (and a shard registers once, from one peer), every other message must
-come from a registered peer and speak only for that peer's own shard. Lease messages
-go to the quota desk at once and its grants go straight back; everything else is
+of this run, come from that shard's authenticated sender (with a
+:class:`~coordinator.security.RunSecurity`: its CurveZMQ key on tcp, the pid we
+spawned for it on ipc), and a shard registers once, from one peer; every other
+message must come from a registered peer and speak only for that peer's own shard.
+Lease messages go to the quota desk at once and its grants go straight back; everything else is
 queued in :attr:`ControlChannel.events` for the barrier and the run loop. Rejected
 messages are counted (:attr:`ControlChannel.malformed`) and dropped; no exception
 leaves a handler.
@@ -26,12 +28,13 @@ from typing import Any, Callable, Iterable
 
 import zmq
 
-from shared import protocol
+from shared import limits, protocol
 from shared.quota import Grant
 from shared.zmqio import send_nowait
 
 from .quota_desk import QUOTA_KINDS, QuotaDesk
 from .receiver import Receiver
+from .security import RunSecurity
 
 __all__ = ["ControlChannel", "ControlEvent", "HEARTBEAT_S"]
 
@@ -53,13 +56,17 @@ class ControlChannel(Receiver):
     """The bound control socket of one run with ``workers`` shards.
 
     ``quota`` is the run's quota desk (None without ``--limit``: lease messages are
-    then rejected). A context manager; :meth:`close` stops reading and closes the
-    socket."""
+    then rejected). ``security`` gives the token, the socket's CurveZMQ role and each
+    shard's sender; without it (tests) the channel makes a token and checks no sender.
+    A context manager; :meth:`close` stops reading and closes the socket."""
 
     def __init__(self, ctx: zmq.Context[Any], loop: asyncio.AbstractEventLoop, endpoint: str, *,
                  workers: int, quota: QuotaDesk | None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.token = secrets.token_hex(8)  # the run's secret; every hello must carry it
+                 clock: Callable[[], float] = time.monotonic,
+                 security: RunSecurity | None = None) -> None:
+        # the run's secret; every hello must carry it
+        self.token = security.token if security is not None else secrets.token_hex(16)
+        self._security = security
         self.workers = workers
         self.identities: dict[int, bytes] = {}
         self.events: asyncio.Queue[ControlEvent] = asyncio.Queue()
@@ -67,7 +74,14 @@ class ControlChannel(Receiver):
         self._quota = quota
         self._clock = clock
         # last: from here on messages may arrive, and find the channel ready
-        super().__init__(ctx, loop, endpoint, zmq.ROUTER, name="control", router_mandatory=True)
+        super().__init__(ctx, loop, endpoint, zmq.ROUTER, name="control", router_mandatory=True,
+                         max_message=limits.MAX_CONTROL_BYTES,
+                         secure=None if security is None else security.server_socket(),
+                         senders=None if security is None else security.sender)
+
+    def public_key(self, shard: int) -> str:
+        """Worker ``shard``'s CurveZMQ public key, for ``peers`` ("" on ipc)."""
+        return "" if self._security is None else self._security.public_key(shard)
 
     # -- sending -------------------------------------------------------------------------
     def send(self, shard: int, kind: str, *fields: Any) -> None:
@@ -118,6 +132,7 @@ class ControlChannel(Receiver):
             raise protocol.ProtocolError(f"hello from shard {shard} with a foreign token")
         if not 0 <= shard < self.workers:
             raise protocol.ProtocolError(f"hello from shard {shard}, not one of 0..{self.workers - 1}")
+        self._check_sender(shard)
         if self.identities.get(shard, identity) != identity:
             raise protocol.ProtocolError(f"second hello for shard {shard}")
         self.identities[shard] = identity

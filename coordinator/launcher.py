@@ -1,8 +1,15 @@
 """Worker processes: spawn, watch, reap.
 
 Workers are fresh interpreters (``python -m worker``), never forks of a process that
-holds a ZeroMQ context. Each runs in its own session, so a terminal's Ctrl-C reaches
-only the coordinator, which then stops them in order (the session's stop sequence:
+holds a ZeroMQ context. Their command line holds nothing secret (any local user can
+read it in ``/proc/PID/cmdline``): each worker's
+:class:`~shared.credentials.Credentials` (the run's token, with tcp its CurveZMQ keys)
+are written to its stdin pipe, which is then closed. The environment names the
+coordinator's pid (``CASCADE_PARENT_PID``): a worker whose parent is already gone when
+it starts exits at once (``shared.lifeline``).
+
+Each worker runs in its own session, so a terminal's Ctrl-C reaches only the
+coordinator, which then stops them in order (the session's stop sequence:
 stop → bye → exit, then :meth:`WorkerProcesses.kill_all`: SIGTERM, then SIGKILL).
 
 Last resort: while an instance has workers that may run, its :meth:`kill_all` is
@@ -19,12 +26,16 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
+from shared.credentials import Credentials
+from shared.lifeline import PARENT_PID_ENV
 from shared.runlog.schema import worker_log
 
 __all__ = ["WorkerProcesses"]
@@ -45,17 +56,25 @@ class WorkerProcesses:
     def __exit__(self, *exc: object) -> None:
         self.kill_all()
 
-    def spawn(self, shards: int, *, control: str, telemetry: str, token: str,
-              run_dir: Path, log_level: str = "INFO") -> None:
-        """Start workers 0..shards-1; each writes stdout and stderr to its worker log."""
+    def spawn(self, shards: int, *, control: str, telemetry: str,
+              credentials: Callable[[int], Credentials], run_dir: Path,
+              log_level: str = "INFO") -> None:
+        """Start workers 0..shards-1, handing ``credentials(shard)`` to each on its
+        stdin; each writes stdout and stderr to its worker log."""
         atexit.register(self.kill_all)  # unregistered once reaped
+        env = {**os.environ, PARENT_PID_ENV: str(os.getpid())}
         for shard in range(shards):
             with open(run_dir / worker_log(shard), "ab") as err:
-                self.procs[shard] = subprocess.Popen(
+                proc = self.procs[shard] = subprocess.Popen(
                     [sys.executable, "-m", "worker", "--control", control, "--telemetry", telemetry,
-                     "--shard", str(shard), "--token", token, "--log-level", log_level],
-                    stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                     "--shard", str(shard), "--log-level", log_level],
+                    stdin=subprocess.PIPE, stdout=err, stderr=err, env=env,
                     start_new_session=True, close_fds=True)
+            _hand_over(proc, credentials(shard))
+
+    def pids(self) -> dict[int, int]:
+        """Each shard's worker pid."""
+        return {shard: proc.pid for shard, proc in self.procs.items()}
 
     def alive(self) -> list[int]:
         """Shards whose worker is still running."""
@@ -85,6 +104,18 @@ class WorkerProcesses:
                 _signal(proc, signal.SIGKILL)
                 proc.wait()
         atexit.unregister(self.kill_all)
+
+
+def _hand_over(proc: subprocess.Popen[bytes], credentials: Credentials) -> None:
+    """Write the credentials line to the worker's stdin pipe (one line: far below the
+    pipe's buffer, so this never blocks) and close it. A worker already dead is noticed
+    by the caller's exit checks."""
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(credentials.to_line().encode("ascii"))
+        proc.stdin.close()
+    except BrokenPipeError:
+        log.warning("worker pid %d exited before it was handed its credentials", proc.pid)
 
 
 def _signal(proc: subprocess.Popen[bytes], sig: int) -> None:

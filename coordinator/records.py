@@ -1,6 +1,8 @@
 """The run records: the run directory and the coordinator's files in it.
 
-* :func:`create_run_dir` makes a new ``log_dir/run-<UTC time>-<seed>[-n]``.
+* :func:`create_run_dir` makes a new ``log_dir/run-<UTC time>-<seed>[-n]`` and
+  reserves room for ``summary.json`` in it (:data:`SUMMARY_RESERVE`), so the summary
+  can still be written when the filesystem fills up during the run.
 * :class:`RunRecords` writes what the coordinator records there: ``run.json``
   (config, shards, versions, host) before the workers start, one
   ``coordinator.jsonl`` line per interval, ``summary.json`` at the end; and
@@ -18,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import socket
 import sys
 import time
@@ -50,17 +53,43 @@ def create_run_dir(log_dir: str, seed: int) -> Path:
         path = base / (f"run-{stamp}-{seed}" + (f"-{n}" if n else ""))
         try:
             path.mkdir()
-            return path.resolve()
         except FileExistsError:
             continue
+        except OSError as exc:
+            raise OSError(f"--log-dir {log_dir!r}: cannot create a run directory in it: "
+                          f"{exc.strerror}") from None
+        try:
+            _reserve_summary(path)
+        except OSError as exc:
+            shutil.rmtree(path, ignore_errors=True)
+            raise OSError(f"--log-dir {log_dir!r}: cannot write in it: {exc.strerror}") from None
+        return path.resolve()
     raise OSError(f"could not find a free run directory name in {base}")
+
+
+#: A file of this many bytes holds room for summary.json until it is written (a
+#: summary is a few KB; histograms can take ~80 KB at most).
+SUMMARY_RESERVE = ".summary.reserve"
+SUMMARY_RESERVE_BYTES = 128 * 1024
+
+
+def _reserve_summary(run_dir: Path) -> None:
+    with open(run_dir / SUMMARY_RESERVE, "wb") as f:  # real bytes: a sparse file reserves nothing
+        f.write(b"\0" * SUMMARY_RESERVE_BYTES)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
     """Write atomically (temp file + rename) so a reader never sees half a file."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    os.replace(tmp, path)
+    text = json.dumps(data, indent=1) + "\n"
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def versions() -> dict[str, str]:
@@ -91,15 +120,19 @@ def host_info() -> dict[str, Any]:
 
 
 class JsonLines:
-    """An append-only JSON-lines file, flushed after every line."""
+    """An append-only JSON-lines file, each line written through at once (unbuffered:
+    a failed write, such as a full disk, leaves nothing pending for ``close``)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._file = open(path, "a")
+        self._file = open(path, "ab", buffering=0)
 
     def write(self, record: Mapping[str, Any]) -> None:
-        self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
-        self._file.flush()
+        """Append one line; raises OSError naming the file when it cannot."""
+        try:
+            self._file.write((json.dumps(record, separators=(",", ":")) + "\n").encode())
+        except OSError as exc:
+            raise OSError(f"{self.path}: cannot write it: {exc.strerror}") from None
 
     def close(self) -> None:
         self._file.close()
@@ -121,7 +154,7 @@ def run_record(config: RunConfig, run_dir: Path, shards: Sequence[Shard],
 
 
 def summary_record(*, reason: str, duration_s: float, config: RunConfig,
-                   figures: Mapping[str, Any], workers_lost: Mapping[int, int],
+                   figures: Mapping[str, Any], workers_lost: Mapping[int, Any],
                    malformed: int, error: str | None) -> dict[str, Any]:
     """summary.json: how the run ended and its totals (``figures``: the aggregator's)."""
     return {
@@ -160,13 +193,30 @@ class RunRecords:
         self.close()
 
     def write_run(self, record: Mapping[str, Any]) -> None:
-        write_json(self.run_dir / RUN_JSON, record)
+        try:
+            write_json(self.run_dir / RUN_JSON, record)
+        except OSError as exc:
+            raise OSError(f"{self.run_dir / RUN_JSON}: cannot write it: {exc.strerror}") from None
 
     def write_interval(self, record: Mapping[str, Any]) -> None:
         self._intervals.write(record)
 
     def write_summary(self, summary: Mapping[str, Any]) -> None:
-        write_json(self.run_dir / SUMMARY_JSON, summary)
+        """Write summary.json; if the filesystem is full, give back the room reserved
+        for it at the start and try again. Raises OSError naming the file if even that
+        fails."""
+        path = self.run_dir / SUMMARY_JSON
+        reserve = self.run_dir / SUMMARY_RESERVE
+        try:
+            try:
+                write_json(path, summary)
+            except OSError:
+                reserve.unlink(missing_ok=True)
+                write_json(path, summary)
+        except OSError as exc:
+            raise OSError(f"{path}: cannot write it: {exc.strerror}") from None
+        finally:
+            reserve.unlink(missing_ok=True)
 
     def close(self) -> None:
         self._intervals.close()

@@ -8,12 +8,17 @@ it down in reverse on every path out (an :class:`~contextlib.AsyncExitStack`):
     → the run loop
 
 The run loop sends heartbeats every 0.5 s, ticks the quota desk, writes a
-coordinator.jsonl line and a status line per interval, and watches for worker exits,
-until the duration ends, a signal or ``q`` arrives, or every worker is gone. Then the
-workers are stopped (stop → bye → exit; SIGTERM; SIGKILL) and reaped, the sockets
-closed, and summary.json written; :meth:`Session.run` returns the exit code.
+coordinator.jsonl line and a status line per interval, and watches each worker's
+liveness (``liveness``: silent workers are stalled, then lost) and exits, until the
+duration ends, a signal or ``q`` arrives, or every worker is gone. Any worker that
+leaves before the end, for whatever reason, is lost (exit 3). Then the workers are
+stopped (stop → final line → bye → exit, with a deadline that scales with the shard's
+size; SIGTERM; SIGKILL) and reaped, the sockets closed, and summary.json written;
+:meth:`Session.run` returns the exit code. A set-up that is interrupted or fails
+ends at once: its workers are not waited for, and not lost.
 
-Not here: checking messages (``control``, ``telemetry``), the figures
+Not here: who left and why, and the shutdown's deadlines (``departures``), silence
+(``liveness``), checking messages (``control``, ``telemetry``), the figures
 (``aggregator``, ``quota_desk``), the files (``records``), the terminal
 (``console``, ``view``), the barrier's steps (``barrier``), processes (``launcher``).
 """
@@ -34,19 +39,22 @@ import zmq
 
 from shared.grid import Grid
 from shared.partition import Shard, partition, shard_layouts
-from shared.runlog.schema import COORDINATOR_TEXT_LOG, worker_log
+from shared.runlog.schema import COORDINATOR_TEXT_LOG
 
 from .aggregator import Aggregator, status_line
 from .barrier import Barrier
 from .config import RunConfig
 from .console import Console
 from .control import HEARTBEAT_S, ControlChannel
+from .departures import Departures
 from .endpoints import Endpoints
 from .launcher import WorkerProcesses
+from .liveness import Liveness, Loss
 from .quota_desk import LEASE_S, TICK_S, QuotaDesk
 from .receiver import Receiver
 from .records import RunRecords, create_run_dir, run_record, summary_line, summary_record
-from .stop import EXIT_CODES, SetupError, StopRequest, exit_reason
+from .security import RunSecurity
+from .stop import EXIT_CODES, SetupError, StopRequest, exit_reason, stop_grace
 from .telemetry import TelemetryStream
 from .view.driver import ViewDriver, flash_feed, status_info
 from .view.live import LiveView
@@ -55,7 +63,7 @@ __all__ = ["Session", "SetupError"]
 
 log = logging.getLogger(__name__)
 
-STOP_GRACE_S = 10.0  # how long stopped workers get to say bye and exit before SIGTERM
+_STALLED_SELF_S = 1.0  # a run-loop turn this late: the coordinator itself was stalled
 _SIGNALS = ((signal.SIGINT, "interrupted"), (signal.SIGTERM, "terminated"))
 
 
@@ -70,6 +78,7 @@ class _Wiring:
     channel: ControlChannel
     telemetry: TelemetryStream
     workers: WorkerProcesses
+    departures: Departures
 
 
 class Session:
@@ -82,8 +91,10 @@ class Session:
         self.setup_timeout = setup_timeout
         self.live_view = live_view
         self.stop = StopRequest()
-        self.lost: dict[int, int] = {}  # shard -> exit code of a worker that died
+        self.lost: dict[int, Loss] = {}  # shard -> why it is lost, from when
         self.error: str | None = None
+        self.liveness = Liveness(config.workers)
+        self._own_stall = 0.0  # the longest gap between two turns of the run loop, seconds
         self._last_interval: dict[str, Any] = {}  # the newest coordinator.jsonl line
 
     def request_stop(self, reason: str) -> None:
@@ -99,7 +110,7 @@ class Session:
         grid = Grid(*cfg.grid)
         shards = partition(grid, cfg.workers)
         view = self._live_view(shards) if self.live_view else None
-        aggregator = Aggregator(cfg.workers, cfg.period, cfg.fps,
+        aggregator = Aggregator(cfg.workers, cfg.period, cfg.fps, on_heard=self.liveness.heard,
                                 on_flashes=None if view is None else flash_feed(view))
         desk = None if cfg.limit is None else QuotaDesk(cfg.limit, cfg.workers, lease_s=LEASE_S)
         receivers: list[Receiver] = []  # their rejects go in the summary
@@ -110,8 +121,8 @@ class Session:
                         try:
                             records.write_run(run_record(cfg, run_dir, shards, shard_layouts(grid, shards)))
                             await self._launch_and_run(stack, records, aggregator, desk, view, receivers)
-                        except SetupError as exc:
-                            self._failed(str(exc))
+                        except (SetupError, OSError) as exc:  # OSError: e.g. a full disk; the
+                            self._failed(str(exc))                # message names the file
                         except Exception as exc:
                             log.exception("coordinator failed")
                             self._failed(f"{type(exc).__name__}: {exc}")
@@ -119,7 +130,8 @@ class Session:
                 reason = exit_reason(self.stop.reason, bool(self.lost))
                 summary = summary_record(
                     reason=reason, duration_s=time.monotonic() - started, config=cfg,
-                    figures=aggregator.summary(), workers_lost=self.lost,
+                    figures={**aggregator.summary(), "longest_silence_s": self.liveness.measurements()},
+                    workers_lost={s: loss.to_dict() for s, loss in sorted(self.lost.items())},
                     malformed=sum(r.malformed for r in receivers), error=self.error)
                 records.write_summary(summary)
                 self.console.out(summary_line(summary))
@@ -132,23 +144,38 @@ class Session:
         cfg = self.config
         loop = asyncio.get_running_loop()
         endpoints = stack.enter_context(Endpoints(cfg.transport))
+        security = RunSecurity(cfg.transport, cfg.workers)  # docs/security.md
         ctx: zmq.Context[Any] = zmq.Context()
         stack.callback(ctx.term)
+        stack.enter_context(security.guarding(ctx))  # tcp: ZAP lets in only the workers' keys
         channel = stack.enter_context(ControlChannel(
-            ctx, loop, endpoints("control"), workers=cfg.workers, quota=desk))
+            ctx, loop, endpoints("control"), workers=cfg.workers, quota=desk, security=security))
         receivers.append(channel)
         telemetry = stack.enter_context(TelemetryStream(
-            ctx, loop, endpoints("telemetry"), workers=cfg.workers, aggregator=aggregator))
+            ctx, loop, endpoints("telemetry"), aggregator=aggregator,
+            shard_cells=[s.cells for s in partition(Grid(*cfg.grid), cfg.workers)], security=security))
         receivers.append(telemetry)
         workers = stack.enter_context(WorkerProcesses())  # reaps them on every path out
-        w = _Wiring(records.run_dir, records, aggregator, desk, channel, telemetry, workers)
+
+        def drain() -> None:  # read what is queued now on both sockets
+            telemetry.drain()
+            channel.drain()
+
+        departures = Departures(self.lost, liveness=self.liveness, console=self.console,
+                                run_dir=records.run_dir, aggregator=aggregator, workers=workers,
+                                channel=channel, desk=desk, stop=self.stop, drain=drain)
+        w = _Wiring(records.run_dir, records, aggregator, desk, channel, telemetry, workers, departures)
         stack.push_async_callback(self._stop_workers, w)
-        workers.spawn(cfg.workers, control=channel.address, token=channel.token,
+        workers.spawn(cfg.workers, control=channel.address, credentials=security.credentials,
                       telemetry=telemetry.address, run_dir=w.run_dir)
+        for shard, pid in workers.pids().items():
+            security.worker_started(shard, pid)
         barrier = Barrier(channel, self.stop, setup_timeout=self.setup_timeout, run_dir=w.run_dir,
-                          check_exits=lambda: self._check_exits(w, during_setup=True))
+                          check_exits=lambda: departures.check_exits(during_setup=True),
+                          on_bye=departures.left_during_setup)
         t0 = await barrier.open([cfg.shard_config(k, run_dir=str(w.run_dir), inbox=endpoints.edge_inbox(k),
                                                   lease_s=LEASE_S) for k in range(cfg.workers)])
+        telemetry.start(t0)  # frames are due from t0 on
         if view is not None:
             await stack.enter_async_context(self._showing(view, w, t0))
         await self._run_loop(w, t0)
@@ -183,7 +210,8 @@ class Session:
         loop = asyncio.get_running_loop()
         driver = ViewDriver(view, status=lambda t: status_info(
             t, r=w.aggregator.r, latest=w.aggregator.live_latest(), record=self._last_interval,
-            workers_alive=len(w.workers.alive()), workers_total=self.config.workers),
+            workers_alive=len(w.workers.alive()), workers_total=self.config.workers,
+            stalled=self.liveness.stalled),
             request_stop=self.request_stop, t0=t0, out=sys.stdout)
         with self.console.taken_over(w.run_dir / COORDINATOR_TEXT_LOG):
             task = asyncio.ensure_future(driver.run(self.stop.event))
@@ -205,8 +233,13 @@ class Session:
         next_beat = loop.time()
         next_line = t0 + cfg.report_interval + 0.05  # just after the shards' lines
         next_tick = loop.time() if w.desk is not None else float("inf")
+        w.departures.started = True
+        self.liveness.start()
+        last_turn = loop.time()
         while not self.stop.is_set():
             now = loop.time()
+            self._note_own_stall(now - last_turn)
+            last_turn = now
             if now >= end:
                 self.request_stop("duration")
                 break
@@ -219,11 +252,11 @@ class Session:
             if now >= next_line:
                 self._interval_line(w, now - t0)
                 next_line += cfg.report_interval
-            self._drain_events(w)
-            self._check_exits(w, during_setup=False)
+            w.departures.drain_events(read=True)  # all that is queued, before judging silence
+            w.departures.check_exits(during_setup=False)
+            w.departures.check_liveness()
             if not w.workers.alive():
-                self.error = "every worker exited"
-                self.request_stop("error")
+                self._every_worker_left(w.departures.byes)
                 break
             wake = min(next_beat, next_line, end, next_tick) - loop.time()
             if wake > 0:
@@ -243,33 +276,26 @@ class Session:
         self.console.out(status_line(record, self.config.workers), status=True)
         self._last_interval = record
 
-    def _drain_events(self, w: _Wiring) -> None:
-        while not w.channel.events.empty():
-            event = w.channel.events.get_nowait()
-            if event.kind == "bye":
-                log.info("shard %d said bye: %s", event.shard, event.fields[1])
+    # -- liveness ------------------------------------------------------------------------
+    def _note_own_stall(self, gap: float) -> None:
+        if gap > _STALLED_SELF_S:
+            log.warning("the coordinator's run loop was stalled for %.1f s", gap)
+            self._own_stall = max(self._own_stall, gap)
+            self.liveness.excuse(gap)  # its workers were not heard because it did not listen
 
-    # -- worker exits --------------------------------------------------------------------
-    def _check_exits(self, w: _Wiring, *, during_setup: bool) -> None:
-        """Record workers that died (any exit but 0 after a bye); their slots go back."""
-        for shard, code in w.workers.new_exits():
-            if shard in w.channel.byes and code == 0:
-                continue
-            self.lost[shard] = code
-            self.console.out(f"worker {shard} exited with code {code}; see {w.run_dir / worker_log(shard)}")
-            w.aggregator.shard_lost(shard)
-            if w.desk is not None:
-                w.channel.send_grants(w.desk.worker_lost(shard, time.monotonic()))
-            if during_setup:
-                raise SetupError(f"worker {shard} exited with code {code} during set-up")
+    def _every_worker_left(self, byes: dict[int, str]) -> None:
+        """No worker is left: say why in one line (the coordinator's own stall, when
+        every worker stopped hearing it)."""
+        heard_nothing = [why for why in byes.values() if why.startswith("no word from the coordinator")]
+        if len(heard_nothing) == self.config.workers or self._own_stall >= self.config.heartbeat_timeout:
+            self.error = (f"every worker left: none heard this coordinator for "
+                          f"{self.config.heartbeat_timeout:.0f} s; the coordinator was stalled "
+                          f"(stopped or starved of CPU) for {self._own_stall:.1f} s")
+        else:
+            self.error = "every worker left"
+        self.console.out(f"error: {self.error}")
+        self.request_stop("workers_lost")
 
     async def _stop_workers(self, w: _Wiring) -> None:
-        w.channel.broadcast("stop", self.stop.reason or "done")
-        deadline = time.monotonic() + STOP_GRACE_S
-        while w.workers.alive() and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-            self._drain_events(w)
-        w.telemetry.drain()  # reports sent just before the stop are still queued
-        self._drain_events(w)
-        w.workers.kill_all()
-        self._check_exits(w, during_setup=False)
+        grace = stop_grace(-(-self.config.agents // self.config.workers))  # the largest shard
+        await w.departures.stop_all(self.stop.reason or "done", grace)

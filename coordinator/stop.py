@@ -5,6 +5,11 @@ Reasons: ``duration`` (the run's time is up), ``quit`` (``q`` in the live view),
 ``interrupted`` (SIGINT / Ctrl-C), ``terminated`` (SIGTERM), ``error``; a run that
 ran its duration but lost a worker ends ``workers_lost``.
 
+How long stopping may take: :func:`stop_grace` is the deadline a running worker
+gets to stop, write its final line and say bye, scaled by its shard's size (measured:
+docs/protocol.md, "Liveness"); a worker stopped by SIGSTOP gets
+``STALLED_STOP_GRACE_S``, and a set-up that did not finish ``SETUP_STOP_GRACE_S``.
+
 Not here: who asks to stop (the session's signal handlers, the run loop, the live
 view) or what stopping does (``session``).
 """
@@ -12,11 +17,45 @@ view) or what stopping does (``session``).
 from __future__ import annotations
 
 import asyncio
+import signal
 
-__all__ = ["EXIT_CODES", "SetupError", "StopRequest", "exit_reason"]
+__all__ = ["EXIT_CODES", "SetupError", "StopRequest", "exit_reason", "exit_text", "stop_grace",
+           "unstopped_reason", "SETUP_STOP_GRACE_S", "STALLED_STOP_GRACE_S"]
 
 EXIT_CODES: dict[str, int] = {"duration": 0, "quit": 0, "interrupted": 130, "terminated": 143,
                               "error": 1, "workers_lost": 3}
+
+
+SETUP_STOP_GRACE_S = 1.0  # workers still setting up: SIGTERM, then SIGKILL after this
+STALLED_STOP_GRACE_S = 1.0  # a worker stopped by SIGSTOP at the end of the run
+STOP_GRACE_BASE_S = 3.0
+STOP_GRACE_PER_AGENT_S = 300e-6  # measured: 125,000 agents took up to 18.3 s to stop (twice that)
+
+
+def stop_grace(agents_per_shard: int) -> float:
+    """Seconds a running worker with ``agents_per_shard`` agents gets to stop."""
+    if agents_per_shard < 0:
+        raise ValueError(f"agents_per_shard={agents_per_shard}: must be >= 0")
+    return STOP_GRACE_BASE_S + STOP_GRACE_PER_AGENT_S * agents_per_shard
+
+
+def exit_text(code: int) -> str:
+    """``exited with code 1`` or ``killed by SIGKILL`` (a negative Popen code)."""
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+def unstopped_reason(*, silent: float, sigstopped: bool, stalled_at_stop: bool, grace: float) -> str:
+    """Why a worker that did not stop in time is lost."""
+    if sigstopped:
+        return f"stopped (SIGSTOP) at the end of the run: no word for {silent:.1f} s"
+    if stalled_at_stop:
+        return f"stalled at the end of the run: no word for {silent:.1f} s"
+    return f"did not stop within {grace:.1f} s"
 
 
 class SetupError(RuntimeError):

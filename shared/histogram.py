@@ -7,8 +7,12 @@ adding counts, which is what makes percentiles over many shards and seconds exac
 with respect to the buckets: a run's p99 is computed from the merged histogram,
 never by averaging per-shard percentiles.
 
-This is not a general statistics package: it holds non-negative durations only
-(negative values are clamped to 0 and counted in ``clamped``).
+This is not a general statistics package: it holds non-negative durations below
+:data:`MAX_MS` (2**64 µs, some 585,000 years) only. Negative values are clamped to 0,
+larger ones (and NaN) to the top bucket; both are counted in ``clamped``.
+:meth:`Histogram.from_dict` accepts only what :meth:`Histogram.to_dict` can produce:
+bucket indexes within [0, :data:`MAX_INDEX`], counts below
+:data:`shared.limits.MAX_COUNT`, finite sums; a hostile histogram is a ValueError.
 """
 
 from __future__ import annotations
@@ -16,10 +20,15 @@ from __future__ import annotations
 from math import frexp, ldexp
 from typing import Any, Iterable
 
-__all__ = ["Histogram", "SUB_BUCKETS"]
+from .limits import MAX_COUNT, is_count, is_finite
+
+__all__ = ["Histogram", "SUB_BUCKETS", "MAX_INDEX", "MAX_MS"]
 
 SUB_BUCKETS = 16
 _SUB_SHIFT = 4  # log2(SUB_BUCKETS)
+_MAX_EXPONENT = 64  # values below 2**64 µs
+MAX_MS = ldexp(1.0, _MAX_EXPONENT) / 1000.0  # the largest duration held (exclusive)
+MAX_INDEX = (_MAX_EXPONENT << _SUB_SHIFT) + SUB_BUCKETS - 1  # the top bucket: [2**63, 2**64) µs
 
 
 def bucket_index(value_ms: float) -> int:
@@ -55,9 +64,9 @@ class Histogram:
 
     def record(self, value_ms: float) -> None:
         """Add one duration. Hot path: a few hundred nanoseconds."""
-        if value_ms < 0.0:
+        if not 0.0 <= value_ms < MAX_MS:  # negative, huge or NaN: clamped into range
             self.clamped += 1
-            value_ms = 0.0
+            value_ms = 0.0 if value_ms < 0.0 else MAX_MS * (1.0 - 2.0 ** -52)
         us = value_ms * 1000.0
         if us < 1.0:
             index = 0
@@ -122,24 +131,38 @@ class Histogram:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Histogram":
-        """Rebuild from :meth:`to_dict` output; raises ValueError on a malformed dict."""
+        """Rebuild from :meth:`to_dict` output; raises ValueError on anything
+        :meth:`to_dict` cannot have written: a bucket index outside [0, MAX_INDEX], a
+        count outside [0, 2**53), a non-finite or negative sum or max, a count that is
+        not the sum of the buckets."""
         try:
             hist = cls()
-            for index, n in data["buckets"]:
-                index, n = int(index), int(n)
-                if index < 0 or n < 0:
-                    raise ValueError(f"bucket [{index}, {n}] is negative")
+            buckets = data["buckets"]
+            if not isinstance(buckets, list) or len(buckets) > MAX_INDEX + 1:
+                raise ValueError(f"buckets must be a list of at most {MAX_INDEX + 1} pairs")
+            for pair in buckets:
+                if not isinstance(pair, list) or len(pair) != 2:
+                    raise ValueError(f"bucket {str(pair)[:40]} is not an [index, count] pair")
+                index, n = pair
+                if type(index) is not int or not 0 <= index <= MAX_INDEX:
+                    raise ValueError(f"bucket index {index!r} is not an int within [0, {MAX_INDEX}]")
+                if not is_count(n):
+                    raise ValueError(f"bucket {index} count {n!r} is not an int within [0, {MAX_COUNT})")
                 hist.counts[index] = hist.counts.get(index, 0) + n
-            hist.count = int(data["count"])
-            hist.total = float(data["sum"])
-            hist.max = float(data["max"])
-            hist.clamped = int(data.get("clamped", 0))
+            count, total, top = data["count"], data["sum"], data["max"]
+            clamped = data.get("clamped", 0)
         except (KeyError, TypeError) as exc:
             raise ValueError(f"not a histogram dict: {exc!r}") from exc
-        if hist.count != sum(hist.counts.values()):
+        if not is_count(count) or not is_count(clamped):
+            raise ValueError(f"histogram count(={count!r}) or clamped(={clamped!r}) is not an int "
+                             f"within [0, {MAX_COUNT})")
+        if not is_finite(top, 0.0, MAX_MS) or not is_finite(total, 0.0, MAX_MS * MAX_COUNT):
+            raise ValueError(f"histogram max(={top!r}) or sum(={total!r}) is not a finite "
+                             f"duration >= 0 ms")
+        if count != sum(hist.counts.values()):
             raise ValueError(
-                f"histogram count(={hist.count}) != sum of buckets(={sum(hist.counts.values())})"
-            )
+                f"histogram count(={count}) != sum of buckets(={sum(hist.counts.values())})")
+        hist.count, hist.total, hist.max, hist.clamped = count, float(total), float(top), clamped
         return hist
 
     def __repr__(self) -> str:

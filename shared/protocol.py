@@ -42,7 +42,7 @@ SCHEMAS: dict[str, tuple[tuple[str, tuple[type, ...]], ...]] = {
     "bye": (("shard", _INT), ("reason", _STR)),
     # coordinator -> worker, control socket
     "config": (("config", _DICT),),
-    "peers": (("endpoints", _LIST),),
+    "peers": (("inboxes", _LIST),),  # [[shard, endpoint, curve public key or ""], ...]
     "start": (("t0", _NUM),),
     "stop": (("reason", _STR),),
     "heartbeat": (("t", _NUM),),

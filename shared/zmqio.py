@@ -6,7 +6,11 @@
   reader callback with NOBLOCK receives. ZeroMQ's FD is edge-triggered, so the reader
   empties the socket each time it fires, and re-arms itself with ``call_soon`` when it
   stops early to let other callbacks run. This is several times faster than awaiting
-  ``recv()`` per message on ``zmq.asyncio`` sockets.
+  ``recv()`` per message on ``zmq.asyncio`` sockets. Given ``identify``
+  (``shared.senders``), it also reads who sent each message, as the transport vouches
+  for it (the CurveZMQ key, or the ipc peer's pid), into :attr:`SocketReader.sender`.
+* ``secure`` (``shared.curve.server``/``client``): CurveZMQ options set before bind or
+  connect.
 
 Contexts are created by the process that uses them (never at import time).
 """
@@ -19,7 +23,9 @@ from typing import Callable
 
 import zmq
 
+from .curve import SocketSetup
 from .protocol import MAX_MESSAGE_BYTES
+from .senders import Identify
 
 __all__ = ["make_socket", "SocketReader", "send_nowait"]
 
@@ -27,18 +33,23 @@ log = logging.getLogger(__name__)
 
 
 def make_socket(ctx: zmq.Context, kind: int, *, sndhwm: int = 10_000, rcvhwm: int = 10_000,
-                bind: str | None = None, connect: str | None = None) -> zmq.Socket:
+                bind: str | None = None, connect: str | None = None,
+                max_message: int = MAX_MESSAGE_BYTES, secure: SocketSetup | None = None) -> zmq.Socket:
     """A socket with LINGER 0 and bounded queues, optionally bound or connected.
 
     ``bind`` may end in ``:*`` (tcp) for a random port; read the real endpoint back
-    from ``sock.last_endpoint``.
+    from ``sock.last_endpoint``. A bound socket refuses messages over ``max_message``
+    bytes (ZeroMQ drops the sender's connection; per-socket bounds: ``shared.limits``).
+    ``secure`` sets the socket's CurveZMQ role first.
     """
     sock = ctx.socket(kind)
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.SNDHWM, sndhwm)
     sock.setsockopt(zmq.RCVHWM, rcvhwm)
+    if secure is not None:
+        secure(sock)
     if bind is not None:
-        sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+        sock.setsockopt(zmq.MAXMSGSIZE, max_message)
         sock.bind(bind)
     if connect is not None:
         sock.connect(connect)
@@ -59,14 +70,22 @@ def send_nowait(sock: zmq.Socket, data: bytes | list[bytes]) -> bool:
 
 
 class SocketReader:
-    """Calls ``on_message(frames)`` for every message arriving on ``sock``."""
+    """Calls ``on_message(frames)`` for every message arriving on ``sock``.
+
+    With ``identify``, messages are received without copying (``copy=False``: frames
+    carry their properties) and :attr:`sender` is the sender of the message being
+    handled, as ``identify`` reads it from the last frame (empty when nothing vouched
+    for it). Without it, :attr:`sender` stays empty."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, sock: zmq.Socket,
-                 on_message: Callable[[list[bytes]], None], *, batch: int = 2_000) -> None:
+                 on_message: Callable[[list[bytes]], None], *, batch: int = 2_000,
+                 identify: Identify | None = None) -> None:
         self.loop = loop
         self.sock = sock
         self.on_message = on_message
         self.batch = batch
+        self.identify = identify
+        self.sender = ""
         self._fd = sock.getsockopt(zmq.FD)
         self._rearmed = False
         self.closed = False
@@ -82,7 +101,12 @@ class SocketReader:
             if not sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
                 return
             try:
-                frames = sock.recv_multipart(zmq.NOBLOCK, copy=True)
+                if self.identify is None:
+                    frames = sock.recv_multipart(zmq.NOBLOCK, copy=True)
+                else:
+                    parts = sock.recv_multipart(zmq.NOBLOCK, copy=False)
+                    self.sender = self.identify(parts[-1])
+                    frames = [part.bytes for part in parts]
             except zmq.Again:
                 return
             except zmq.ZMQError as exc:

@@ -59,14 +59,23 @@ class SimRun:
         raise AssertionError(f"no line starting {prefix!r} within {timeout} s; output:\n{self.output}")
 
     def record_workers(self) -> set[int]:
-        """Remember the pids of the coordinator's worker children (call while running)."""
+        """Remember the pids of the coordinator's worker children (call while running).
+        Only ``python -m worker`` children count: the coordinator runs other short-lived
+        children too (``platform.platform()`` runs ``uname``)."""
         try:
-            for child in psutil.Process(self.proc.pid).children(recursive=True):
-                if child.pid not in self.worker_pids:
-                    self.worker_pids.add(child.pid)
-                    self._record_socket_dir(child)
+            children = psutil.Process(self.proc.pid).children(recursive=True)
         except psutil.NoSuchProcess:
-            pass
+            return self.worker_pids
+        for child in children:
+            if child.pid in self.worker_pids:
+                continue
+            try:
+                is_worker = child.cmdline()[1:3] == ["-m", "worker"]
+            except psutil.Error:
+                continue
+            if is_worker:
+                self.worker_pids.add(child.pid)
+                self._record_socket_dir(child)
         return self.worker_pids
 
     def _record_socket_dir(self, worker: psutil.Process) -> None:

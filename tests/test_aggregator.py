@@ -98,3 +98,32 @@ def test_the_summary_totals_counters_and_merges_histograms(shard_line):
     assert summary["flashes"] == 30 and summary["counters"]["flashes"] == 30
     assert summary["flash_lateness_ms"]["count"] == 4
     assert summary["flashes_per_s"] == 0.0  # no frame completed: no run time to divide by
+
+
+def test_a_stalled_shard_neither_holds_r_back_nor_feeds_min_fps(shard_line):
+    agg = Aggregator(3, period=1.0, fps=30.0)
+    for k in range(3):
+        agg.on_report(k, shard_line(k, fps=29.0 + k))
+    agg.set_stalled({0})
+    _frame(agg, 1, 1, 0.1, 0.0)
+    _frame(agg, 2, 1, 0.1, 0.0)
+    assert agg.r == pytest.approx(1.0) and agg.shards_in_r == 2
+    record = agg.interval(1.05, workers_alive=3)
+    assert check(record, COORDINATOR_FIELDS) == []
+    assert record["stalled"] == [0] and record["shards_in_R"] == 2
+    assert record["min_fps"] == 30.0  # shard 0's stale 29.0 is left out
+    assert set(agg.live_latest()) == {1, 2}
+    line = status_line(record, 3)
+    assert "R=1.000 (2/3 shards)" in line and line.endswith("stalled=1 [0]")
+    agg.set_stalled(set())
+    record = agg.interval(2.05, workers_alive=3)
+    assert record["stalled"] == [] and record["min_fps"] == 29.0
+    assert "stalled" not in status_line(record, 3)
+
+
+def test_every_frame_and_report_is_heard_with_its_shard(shard_line):
+    heard: list[int] = []
+    agg = Aggregator(2, period=1.0, fps=30.0, on_heard=heard.append)
+    _frame(agg, 1, 1, 0.25, 0.0)
+    agg.on_report(0, shard_line(0))
+    assert heard == [1, 0] and agg.last_t == {1: 0.25}

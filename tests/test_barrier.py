@@ -46,7 +46,7 @@ async def _worker(ctx: zmq.Context, endpoint: str, token: str, shard: int, *,
             return seen
         sock.send(protocol.encode("bound", shard, f"ipc://inbox-{shard}"))
         kind, (peers,) = await _next(sock, "heartbeat")
-        assert kind == "peers" and peers == [[0, "ipc://inbox-0"], [1, "ipc://inbox-1"]]
+        assert kind == "peers" and peers == [[0, "ipc://inbox-0", ""], [1, "ipc://inbox-1", ""]]  # no keys on ipc
         seen.append(kind)
         sock.send(protocol.encode("links_ready", shard))
         kind, (t0,) = await _next(sock, "heartbeat")

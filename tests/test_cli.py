@@ -27,8 +27,9 @@ def _invoke(*args: str, tmp_path: Path) -> Any:
 @pytest.mark.parametrize("args, message", [
     (("--workers", "10", "--grid", "3"), "more workers than the 9 cells"),
     (("--workers", "0",), "--workers 0: must be at least 1"),
-    (("--period", "0",), "period(=0.0) must be a finite number > 0"),
-    (("--period", "-2",), "period(=-2.0)"),
+    (("--period", "0",), "--period 0.0: must be > 0.1 s (the reset jitter"),
+    (("--period", "-2",), "--period -2.0: must be > 0.1 s"),
+    (("--period", "inf",), "period(=inf) must be a finite number > 0"),
     (("--nudge", "5", "--period", "2"), "nudge(=5.0) must be > 0 and <= period"),
     (("--refractory", "3", "--period", "2"), "refractory(=3.0) must be >= 0 and < period"),
     (("--grid", "10y3",), "grid '10y3' must be WxH or N"),
@@ -38,7 +39,7 @@ def _invoke(*args: str, tmp_path: Path) -> Any:
     (("--init", "sorted",), "--init 'sorted'"),
     (("--kick", "400", "--grid", "10"), "--kick 400: not a cell"),
     (("--kick", "a,b",), "give cell ids separated by commas"),
-    (("--limit", "0",), "--limit 0: must be at least 1"),
+    (("--limit", "0",), "--limit 0: must be within [1, 2**63)"),
 ])
 def test_bad_options_fail_with_a_clear_message(args, message, tmp_path):
     result = _invoke(*args, tmp_path=tmp_path)

@@ -1,12 +1,15 @@
 """coordinator.control: the control channel checks every message before it touches
-state, on real ZeroMQ sockets (ipc in a temporary folder)."""
+state, on real ZeroMQ sockets (ipc in a temporary folder; tcp with CurveZMQ), and a
+hello counts only from the sender the run assigned to that shard."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Callable
 
+import pytest
 import zmq
 
 from shared import protocol
@@ -14,6 +17,8 @@ from shared.quota import Grant
 
 from coordinator.control import ControlChannel, ControlEvent
 from coordinator.quota_desk import QuotaDesk
+from coordinator.security import RunSecurity
+from shared.curve import Keypair, SocketSetup, client
 
 
 async def _until(condition: Callable[[], bool], timeout: float = 3.0) -> None:
@@ -26,9 +31,11 @@ async def _until(condition: Callable[[], bool], timeout: float = 3.0) -> None:
 class Peer:
     """A worker's DEALER, connected to the channel."""
 
-    def __init__(self, ctx: zmq.Context, endpoint: str) -> None:
+    def __init__(self, ctx: zmq.Context, endpoint: str, secure: SocketSetup | None = None) -> None:
         self.sock = ctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
+        if secure is not None:
+            secure(self.sock)
         self.sock.connect(endpoint)
 
     def send(self, kind: str, *fields) -> None:
@@ -42,10 +49,10 @@ class Peer:
         return protocol.decode(self.sock.recv())
 
 
-def _channel(ctx: zmq.Context, tmp_path: Path, *, workers: int = 2,
-             quota: QuotaDesk | None = None) -> ControlChannel:
+def _channel(ctx: zmq.Context, tmp_path: Path, *, workers: int = 2, quota: QuotaDesk | None = None,
+             security: RunSecurity | None = None) -> ControlChannel:
     return ControlChannel(ctx, asyncio.get_running_loop(), f"ipc://{tmp_path}/control.sock",
-                          workers=workers, quota=quota, clock=lambda: 100.0)
+                          workers=workers, quota=quota, clock=lambda: 100.0, security=security)
 
 
 async def test_a_hello_with_the_token_registers_and_is_queued(tmp_path):
@@ -135,3 +142,62 @@ async def test_sending_to_an_unknown_or_gone_shard_is_harmless(tmp_path):
         await asyncio.sleep(0.1)
         channel.broadcast("stop", "done")  # EHOSTUNREACH is logged, not raised
     ctx.term()
+
+
+# -- bound to an authenticated sender ---------------------------------------------------------
+async def test_with_curve_only_the_key_of_a_shard_may_say_its_hello():
+    security = RunSecurity("tcp", 2)
+    ctx = zmq.Context()
+    loop = asyncio.get_running_loop()
+    with security.guarding(ctx), ControlChannel(ctx, loop, "tcp://127.0.0.1:*", workers=2,
+                                                quota=None, security=security) as channel:
+        server = security.credentials(0).server
+
+        def peer(keys: Keypair, server_key: str = server) -> Peer:
+            return Peer(ctx, channel.address, client(keys, server_key))
+
+        shard1 = peer(security.credentials(1).keys)
+        shard1.send("hello", 0, 1, channel.token)            # shard 1's key, speaking as shard 0
+        await _until(lambda: channel.malformed == 1)
+        stranger = peer(Keypair.generate())                   # a key the run never made
+        stranger.send("hello", 0, 1, channel.token)
+        await _until(lambda: security.keyring.refused >= 1)  # refused at the handshake
+        plain = Peer(ctx, channel.address)                    # no curve at all
+        plain.send("hello", 0, 1, channel.token)
+        guesser = peer(security.credentials(0).keys, Keypair.generate().public)  # wrong server key
+        guesser.send("hello", 0, 1, channel.token)
+        worker = peer(security.credentials(0).keys)
+        worker.send("hello", 0, 1, channel.token)
+        await _until(lambda: 0 in channel.identities)
+        await asyncio.sleep(0.2)
+        assert list(channel.identities) == [0] and channel.malformed == 1
+        channel.send(0, "start", 1.0)
+        assert await worker.receive() == ("start", [1.0])
+        for p in (shard1, stranger, plain, guesser, worker):
+            p.sock.close()
+    ctx.term()
+
+
+async def test_on_ipc_only_the_process_spawned_for_a_shard_may_say_its_hello(tmp_path):
+    security = RunSecurity("ipc", 2)
+    ctx = zmq.Context()
+    with _channel(ctx, tmp_path, security=security) as channel:
+        assert channel.token == security.token and channel.public_key(0) == ""
+        peer = Peer(ctx, channel.address)
+        peer.send("hello", 0, 1, channel.token)               # no worker was spawned for shard 0
+        security.worker_started(1, os.getppid())
+        peer.send("hello", 1, 1, channel.token)               # shard 1 is another process
+        await _until(lambda: channel.malformed == 2)
+        security.worker_started(0, os.getpid())
+        peer.send("hello", 0, 1, channel.token)
+        await _until(lambda: 0 in channel.identities)
+        assert channel.malformed == 2
+        peer.sock.close()
+    ctx.term()
+
+
+def test_tcp_without_curve_in_libzmq_fails_with_the_fix(monkeypatch):
+    monkeypatch.setattr(zmq, "has", lambda capability: capability != "curve")
+    with pytest.raises(RuntimeError, match="--transport ipc"):
+        RunSecurity("tcp", 1)
+    assert RunSecurity("ipc", 1).credentials(0).curve is False

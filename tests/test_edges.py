@@ -11,7 +11,7 @@ from pathlib import Path
 
 import zmq
 
-from shared import protocol
+from shared import limits, protocol
 from shared.grid import Grid
 from worker.inbox import EdgeInbox
 from worker.metrics import ShardMetrics
@@ -100,11 +100,23 @@ async def test_what_a_neighbour_would_not_send_is_counted_and_dropped(tmp_path):
         # mismatched arrays: the batch is dropped whole
         rogue.send(protocol.encode("flashes", 0, 1, cells, protocol.pack_times(array("d", [1.0, 2.0]))))
         await until(lambda: link.in_metrics.counters.malformed_rejected == 6)
-        # a gap in the batch numbers is counted; a cell not on our edge is rejected
-        not_ours = protocol.pack_cells(array("i", [link.receiver.cells[0]]))
-        rogue.send(protocol.encode("flashes", 0, 3, not_ours, times))
-        await until(lambda: link.in_metrics.counters.malformed_rejected == 7)
-        assert link.in_metrics.link_gaps == 1 and link.signals == []
+        # checked whole before use: a cell not on our edge, a time that is not a
+        # number, more flashes than a batch can hold, a batch number out of range
+        not_ours = protocol.pack_cells(array("i", [link.sender.cells[0], link.receiver.cells[0]]))
+        too_many = link.inbox.max_flashes + 1
+        for message in (
+                protocol.encode("flashes", 0, 3, not_ours, protocol.pack_times(array("d", [1.0, 1.0]))),
+                protocol.encode("flashes", 0, 3, cells, protocol.pack_times(array("d", [float("nan")]))),
+                protocol.encode("flashes", 0, 3, protocol.pack_cells(array("i", [link.sender.cells[0]] * too_many)),
+                                protocol.pack_times(array("d", [1.0] * too_many))),
+                protocol.encode("flashes", 0, 2 ** 60, cells, times)):
+            rogue.send(message)
+        await until(lambda: link.in_metrics.counters.malformed_rejected == 10)
+        assert link.in_metrics.link_gaps == 0 and link.signals == []
+        # a gap in the batch numbers is counted, and the batch used
+        rogue.send(protocol.encode("flashes", 0, 3, cells, times))
+        await until(lambda: link.signals != [])
+        assert link.in_metrics.link_gaps == 1 and link.in_metrics.counters.malformed_rejected == 10
     finally:
         rogue.close(0)
         link.close()
@@ -127,3 +139,26 @@ async def test_a_full_peer_queue_is_a_counted_drop_not_a_block(tmp_path):
     finally:
         outbox.close()
         ctx.term()
+
+
+async def test_an_oversized_batch_never_reaches_the_handler(tmp_path):
+    # 20 batches of 46 MB once froze a shard for 9 s (RSS ~1 GB): the inbox's
+    # MAXMSGSIZE is now what its neighbours can send, and ZeroMQ drops the rest.
+    link = Link(tmp_path)
+    facing = max(len(t) for t in link.receiver.incoming.values())
+    assert link.inbox.max_message == limits.edge_batch_bytes(facing) < 1024 * 1024
+    rogue = link.ctx.socket(zmq.PUSH)
+    rogue.setsockopt(zmq.LINGER, 0)
+    rogue.connect(link.inbox.endpoint)
+    try:
+        link.outbox.connect({1: link.inbox.endpoint})
+        await asyncio.wait_for(link.inbox.all_hellos, 5)
+        for _ in range(3):
+            rogue.send(b"\x00" * (8 * 1024 * 1024))
+        cell = link.sender.cells[next(i for i, s in enumerate(link.sender.outgoing) if 1 in s)]
+        link.outbox.queue_flash(cell, 9.0, (1,))
+        await until(lambda: link.signals != [])  # the real link still works
+        assert link.in_metrics.counters.malformed_rejected == 0  # never read, never counted
+    finally:
+        rogue.close(0)
+        link.close()

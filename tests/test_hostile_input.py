@@ -1,5 +1,10 @@
 """Garbage sent to every bound socket of a live run (coordinator control and telemetry,
-every worker's edge inbox) neither crashes nor stalls any process; it is counted."""
+every worker's edge inbox) neither crashes nor stalls any process; it is counted.
+
+Deterministic: it waits for conditions with generous deadlines (never a fixed sleep)
+and asserts on counts that hold whatever the timing: every message a compatible
+socket type sends arrives (PUSH/DEALER queue until connected; LINGER lets them out),
+and every one of them is invalid, so each is counted where it lands."""
 
 from __future__ import annotations
 
@@ -33,14 +38,25 @@ GARBAGE = [
     msgpack.packb([1, "hello", 0, 1, "wrong-token"]),
     msgpack.packb([1, "frame", 55, 1, 0.0, 0.0, 0.0, 1, b""]),   # unknown shard
     msgpack.packb([1, "report", 0, {"counters": "nope"}]),
+    msgpack.packb([1, "report", 0, {"counters": {}}]),            # once a KeyError crash
     b"\xdd\xff\xff\xff\xff",                                      # claims a 4G array
 ]
+#: Messages each bound socket counts for certain: GARBAGE and one multipart message
+#: from the sender type it pairs with (PUSH to a PULL, DEALER to a ROUTER). What the
+#: other type sends may or may not get through ZeroMQ's handshake (0 to COUNTED more),
+#: and raw bytes never make a message.
+COUNTED = len(GARBAGE) + 1
 
 
 def _endpoints(pids: set[int]) -> dict[str, str]:
     """The run's bound endpoints, read from a worker's command line (ipc dir)."""
     for pid in pids:
-        cmd = psutil.Process(pid).cmdline()
+        try:
+            cmd = psutil.Process(pid).cmdline()
+        except psutil.Error:
+            continue
+        if "--control" not in cmd:  # not a worker (a short-lived helper process)
+            continue
         control = cmd[cmd.index("--control") + 1]
         telemetry = cmd[cmd.index("--telemetry") + 1]
         directory = Path(control.removeprefix("ipc://")).parent
@@ -51,12 +67,15 @@ def _endpoints(pids: set[int]) -> dict[str, str]:
     raise AssertionError("no worker pid")
 
 
-def _spray(endpoint: str) -> None:
+def _spray(endpoint: str, pairs_with: int) -> None:
+    """GARBAGE from a DEALER and a PUSH; ``pairs_with`` is the type the socket accepts."""
     ctx = zmq.Context()
     try:
         for kind in (zmq.DEALER, zmq.PUSH):
             sock = ctx.socket(kind)
-            sock.setsockopt(zmq.LINGER, 500)
+            # the pairing type's messages until delivered, however loaded the host; the
+            # other's may never be (refused handshake): don't wait for those
+            sock.setsockopt(zmq.LINGER, 10_000 if kind == pairs_with else 0)
             sock.connect(endpoint)
             for payload in GARBAGE:
                 sock.send(payload, zmq.NOBLOCK)
@@ -71,27 +90,42 @@ def _spray(endpoint: str) -> None:
         ctx.term()
 
 
+def _inbox_counts(run_dir: Path) -> list[int]:
+    return [sum(l["counters"]["malformed_rejected"] for l in read_jsonl(run_dir / f"shard-{k}.jsonl"))
+            for k in range(3)]
+
+
+def _coordinator_count(run_dir: Path) -> int:
+    lines = read_jsonl(run_dir / "coordinator.jsonl")
+    return lines[-1].get("malformed_rejected", 0) if lines else 0
+
+
+def _wait_until(condition, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def test_garbage_on_every_socket_is_counted_and_harmless(sim):
-    run = sim("--workers", "3", "--grid", "24", "--period", "1", "--duration", "7")
+    run = sim("--workers", "3", "--grid", "24", "--period", "1", "--duration", "12")
     pids = run.wait_workers(3)
     run.wait_for_line("t=", timeout=60)
     endpoints = _endpoints(pids)
     assert {"control", "telemetry", "edge-0", "edge-1", "edge-2"} <= endpoints.keys()
-    for endpoint in endpoints.values():
-        _spray(endpoint)
-    time.sleep(0.5)
-    assert all(psutil.pid_exists(p) for p in pids)
-    assert run.wait(60) == 0, run.output
-    # The run kept going after the garbage: status lines up to the end, all workers.
+    for name, endpoint in endpoints.items():
+        _spray(endpoint, zmq.DEALER if name == "control" else zmq.PUSH)
+    status_before = sum(l.startswith("t=") for l in run.lines)
+    # Every inbox and the coordinator count their garbage in the next lines they write.
+    assert _wait_until(lambda: min(_inbox_counts(run.run_dir)) >= COUNTED
+                       and _coordinator_count(run.run_dir) >= 2 * COUNTED), run.output
+    assert run.wait(120) == 0, run.output
+    # The run kept going after the garbage: more status lines, all workers to the end.
     status = [l for l in run.lines if l.startswith("t=")]
-    assert len(status) >= 5 and status[-1].endswith("workers=3/3"), run.output
-    malformed = sum(l["counters"]["malformed_rejected"] for k in range(3)
-                    for l in read_jsonl(run.run_dir / f"shard-{k}.jsonl"))
-    assert malformed >= 3 * 10  # every inbox counted garbage
+    assert len(status) > status_before and status[-1].endswith("workers=3/3"), run.output
+    assert all(COUNTED <= n <= 2 * COUNTED for n in _inbox_counts(run.run_dir)), run.output
     summary = json.loads((run.run_dir / "summary.json").read_text())
-    assert summary["malformed_rejected_coordinator"] >= 20
-    assert summary["exit"] == "duration"
-    # Every shard kept its frame rate through it.
-    for k in range(3):
-        lines = [l for l in read_jsonl(run.run_dir / f"shard-{k}.jsonl") if not l.get("final")]
-        assert min(l["fps"] for l in lines[1:]) > 20
+    assert 2 * COUNTED <= summary["malformed_rejected_coordinator"] <= 4 * COUNTED  # control + telemetry
+    assert summary["exit"] == "duration" and summary["workers_lost"] == {}  # every process survived

@@ -55,3 +55,6 @@ def test_workers_exit_by_themselves_when_the_coordinator_is_killed(sim):
     started = time.monotonic()
     assert wait_gone(pids, timeout=10) == [], "workers outlived a SIGKILLed coordinator"
     assert time.monotonic() - started < 10
+    for k in range(3):  # each wrote its final line on the way out (parent gone: SIGTERM)
+        last = json.loads((run.run_dir / f"shard-{k}.jsonl").read_text().splitlines()[-1])
+        assert last["final"] is True and last["stop_reason"] in ("SIGTERM", "parent process gone")

@@ -118,8 +118,10 @@ def test_a_worker_given_a_bad_config_says_why_says_bye_and_exits_1(tmp_path):
     telemetry.bind(f"ipc://{tmp_path}/telemetry")
     worker = subprocess.Popen(
         [sys.executable, "-m", "worker", "--control", f"ipc://{tmp_path}/control",
-         "--telemetry", f"ipc://{tmp_path}/telemetry", "--shard", "0", "--token", "t"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+         "--telemetry", f"ipc://{tmp_path}/telemetry", "--shard", "0"],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    worker.stdin.write('{"token": "t", "public": "", "secret": "", "server": ""}\n')  # never argv
+    worker.stdin.close()
     try:
         def receive() -> tuple[bytes, str, list[Any]]:
             assert control.poll(20_000), "the worker said nothing"

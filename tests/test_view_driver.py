@@ -37,6 +37,9 @@ def test_status_info_from_the_runs_figures():
     record = {"flashes_per_s": 12.5, "quota": {"in_use": 3, "limit": 4}}
     info = status_info(2.0, r=0.7, latest=latest, record=record, workers_alive=1, workers_total=2)
     assert (info.flashes_per_s, info.quota_in_use, info.quota_limit) == (12.5, 3, 4)
+    info = status_info(2.0, r=0.7, latest=latest, record=record, workers_alive=2, workers_total=2,
+                       stalled=[1])
+    assert info.stalled == (1,)
 
 
 async def test_the_driver_draws_until_stopped_and_q_asks_to_quit():

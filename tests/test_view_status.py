@@ -92,3 +92,11 @@ def test_format_elapsed_and_r_bar() -> None:
     assert format_elapsed(3723) == "1h02m03s"
     assert r_bar(0.0) == "R 0.00 [          ]"
     assert r_bar(1.0) == "R 1.00 [##########]"
+
+
+def test_stalled_workers_are_named_and_highlighted() -> None:
+    top, _ = status_lines(info(stalled=(1, 3)), 200)
+    assert f"{REVERSE_ON}stalled 2 [1,3]{REVERSE_OFF}" in top
+    assert visible(top).index("workers 7/8") < visible(top).index("stalled 2 [1,3]")
+    top, _ = status_lines(info(), 200)
+    assert "stalled" not in top

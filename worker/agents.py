@@ -118,10 +118,11 @@ class ShardAgents:
         return np.mod(now - self.epoch_view, self.period)
 
     def take_flashed(self) -> list[int]:
-        """Global cell ids flashed since the last call."""
+        """Global cell ids flashed since the last call, each once (so a frame holds at
+        most the shard's cells: ``shared.limits.frame_bytes``)."""
         flashed, self.flashed = self.flashed, []
         cells = self.cells
-        return [cells[i] for i in flashed]
+        return [cells[i] for i in dict.fromkeys(flashed)]
 
 
 @cs.task(name="firefly_agent")

@@ -5,7 +5,20 @@ for all of them: :attr:`EdgeInbox.all_hellos`), then sends ``flashes`` batches. 
 remote flash is fanned out to the local cells it touches with the layout's
 ``incoming`` table and delivered as ``signal(j, now)``. A gap in a link's batch
 numbers is counted (``link_gaps``), so a lost batch shows in the logs even though
-ZeroMQ PUSH/PULL on one host loses none. Anything malformed is counted and dropped.
+ZeroMQ PUSH/PULL on one host loses none. Every message is checked whole before it
+touches any state (docs/protocol.md, "Limits"; bounds in :mod:`shared.limits`): the
+socket's MAXMSGSIZE fits the largest batch a neighbour can send, a batch holds at most
+that many flashes, each cell one of the sender's cells facing us, each time finite.
+Anything else is counted (``malformed_rejected``), logged in summary (one warning per
+second at most, :mod:`shared.rejects`) and dropped; no exception leaves the handler.
+
+Every message is bound to the connection it came on (``shared.senders``): with tcp
+the inbox is a CurveZMQ server (``secure``) and a message's sender is the client's
+proven key, which must be the key ``peers`` gave for the shard it names
+(:meth:`EdgeInbox.expect`); with ipc, only our uid can reach the 0700 socket folder,
+and the sender is the connecting process's pid: the ``edge_hello`` carrying the run's
+token binds a shard to that pid, and ``flashes`` naming the shard from any other
+process are rejected.
 
 It is built after the agents: its constructor takes the agents' ``signal``, the
 clock's ``now`` and the optional signal ``trace``, and binds the socket. Not here:
@@ -16,12 +29,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Callable
+import hmac
+from typing import Callable, Mapping
 
 import zmq
 
-from shared import protocol
+from shared import limits, protocol
+from shared.curve import SocketSetup
 from shared.partition import ShardLayout
+from shared.senders import identify_for
+from shared.rejects import RejectLog
 from shared.zmqio import SocketReader, make_socket
 
 from .metrics import ShardMetrics
@@ -31,6 +48,10 @@ __all__ = ["EdgeInbox"]
 
 log = logging.getLogger(__name__)
 
+#: Messages handled per turn of the event loop at most (~2 ms of hostile input), so the
+#: frame loop's timer runs on time however much is queued.
+INBOX_DRAIN = 200
+
 
 class EdgeInbox:
     """The bound PULL socket: hello bookkeeping and flash batches → ``signal``."""
@@ -38,7 +59,8 @@ class EdgeInbox:
     def __init__(self, ctx: zmq.Context, loop: asyncio.AbstractEventLoop, layout: ShardLayout,
                  token: str, metrics: ShardMetrics, *, endpoint: str,
                  signal: Callable[[int, float], None], now: Callable[[], float],
-                 trace: Callable[[float, int, int, str], None] | None = None) -> None:
+                 trace: Callable[[float, int, int, str], None] | None = None,
+                 secure: SocketSetup | None = None) -> None:
         self.layout = layout
         self.shard = layout.shard.index
         self.token = token
@@ -47,21 +69,40 @@ class EdgeInbox:
         self.signal = signal
         self.now = now
         self.trace = trace
+        self._rejects = RejectLog(log, f"malformed edge messages at shard {self.shard}")
+        self._gaps = RejectLog(log, f"gaps in batch numbers at shard {self.shard}", verb="saw")
+        #: the largest batch a neighbour may send: its cells facing us, a few times over
+        self.max_flashes = limits.edge_flashes(max(map(len, layout.incoming.values()), default=0))
+        self.max_message = limits.edge_batch_bytes(max(map(len, layout.incoming.values()), default=0))
         self.hellos: set[int] = set()
+        self.senders: dict[int, str] = {}  # shard -> its authenticated sender (shared.senders)
+        self._expected: dict[int, str] = {}
         self.all_hellos: asyncio.Future[None] = loop.create_future()
         self._recv_seq: dict[int, int] = {s: 0 for s in layout.neighbour_shards}
         for s in layout.neighbour_shards:
             metrics.links_received[s] = 0
         if not layout.neighbour_shards:
             self.all_hellos.set_result(None)
-        self.socket = make_socket(ctx, zmq.PULL, rcvhwm=EDGE_HWM * 8, bind=endpoint)
+        self.socket = make_socket(ctx, zmq.PULL, rcvhwm=EDGE_HWM * 8, bind=endpoint,
+                                  max_message=self.max_message, secure=secure)
         self.endpoint: str = self.socket.getsockopt_string(zmq.LAST_ENDPOINT)
-        self.reader = SocketReader(loop, self.socket, self._on_message)
+        identify = identify_for(self.endpoint) if self.endpoint.startswith(("ipc:", "tcp:")) else None
+        # small drains: a flood of garbage must not hold the loop past a frame's due time
+        self.reader = SocketReader(loop, self.socket, self._on_message, identify=identify,
+                                   batch=INBOX_DRAIN)
+
+    def expect(self, senders: Mapping[int, str]) -> None:
+        """Each neighbour shard's authenticated sender (tcp: ``curve:<its key>``), known
+        before its hello; without this, a shard's token-bearing hello binds its sender."""
+        self._expected.update(senders)
 
     def _on_message(self, frames: list[bytes]) -> None:
         try:
             if len(frames) != 1:
                 raise protocol.ProtocolError(f"{len(frames)} frames")
+            if len(frames[0]) > self.max_message:  # ZeroMQ's MAXMSGSIZE drops these first
+                raise protocol.ProtocolError(f"{len(frames[0]):,} bytes, over the "
+                                             f"{self.max_message:,} allowed")
             kind, fields = protocol.decode(frames[0])
             if kind == "flashes":
                 self._on_flashes(*fields)
@@ -71,11 +112,21 @@ class EdgeInbox:
                 raise protocol.ProtocolError(f"{kind!r} is not an edge message")
         except protocol.ProtocolError as exc:
             self.counters.malformed_rejected += 1
-            log.warning("shard %d: dropped a malformed edge message: %s", self.shard, exc)
+            self._rejects.reject(str(exc)[:200])
+        except Exception as exc:  # a bug, not the peer's: count it, keep the loop alive
+            self.counters.malformed_rejected += 1
+            if self._rejects.reject(f"unhandled {exc!r}"[:200]):
+                log.exception("shard %d: an edge message could not be handled", self.shard)
 
     def _on_hello(self, shard: int, token: str) -> None:
-        if token != self.token or shard not in self._recv_seq:
+        if not hmac.compare_digest(token.encode(), self.token.encode()) or shard not in self._recv_seq:
             raise protocol.ProtocolError(f"hello from unexpected shard {shard} or run")
+        sender = self.reader.sender
+        bound = self._expected.get(shard, self.senders.get(shard, sender))
+        if not hmac.compare_digest(sender, bound):
+            raise protocol.ProtocolError(f"hello for shard {shard} from {sender or 'an unauthenticated peer'}, "
+                                         f"not from that shard's worker")
+        self.senders[shard] = sender
         self.hellos.add(shard)
         if len(self.hellos) == len(self._recv_seq) and not self.all_hellos.done():
             self.all_hellos.set_result(None)
@@ -85,40 +136,47 @@ class EdgeInbox:
         table = self.layout.incoming.get(shard)
         if table is None or shard not in self.hellos:
             raise protocol.ProtocolError(f"flashes from shard {shard}, not a linked neighbour")
+        if self.reader.sender != self.senders[shard]:
+            raise protocol.ProtocolError(f"flashes naming shard {shard} from another connection "
+                                         f"({self.reader.sender or 'unauthenticated'})")
         cells = protocol.unpack_cells(cell_bytes)
         times = protocol.unpack_times(time_bytes)
         if len(cells) != len(times):
             raise protocol.ProtocolError(f"{len(cells)} cells but {len(times)} times")
+        if len(cells) > self.max_flashes:
+            raise protocol.ProtocolError(f"{len(cells)} flashes from shard {shard}, over the "
+                                         f"{self.max_flashes} a batch may hold")
+        if not 0 < seq < limits.MAX_COUNT:
+            raise protocol.ProtocolError(f"batch number {seq} from shard {shard}")
+        bound = limits.MAX_SIM_TIME_S
+        if not all(-bound <= t <= bound for t in times):  # NaN fails too
+            raise protocol.ProtocolError(f"flash times from shard {shard} are not finite sim times")
+        targets = [table.get(cell) for cell in cells]
+        if None in targets:
+            raise protocol.ProtocolError(f"flashes from shard {shard} name cells not on our edge")
+        # Checked: from here on the batch is used.
         expected = self._recv_seq[shard] + 1
         if seq != expected:
             self.metrics.link_gaps += 1
-            log.warning("shard %d: link from %d jumped from batch %d to %d",
-                        self.shard, shard, expected - 1, seq)
+            self._gaps.reject(f"link from {shard} jumped from batch {expected - 1} to {seq}")
         self._recv_seq[shard] = seq
         now = self.now()
         signal = self.signal
         latency = self.metrics.edge_latency
         trace = self.trace
         local_cells = self.layout.cells
-        unknown = 0
-        for cell, t in zip(cells, times):
-            targets = table.get(cell)
-            if targets is None:
-                unknown += 1
-                continue
+        for cell, t, local in zip(cells, times, targets):
             latency.record((now - t) * 1000.0)
-            for j in targets:
+            for j in local:  # type: ignore[union-attr]  # no None: checked above
                 if trace is not None:
                     trace(now, cell, local_cells[j], "edge")
                 signal(j, now)
-        received = len(cells) - unknown
+        received = len(cells)
         self.counters.edge_flashes_received += received
         self.metrics.links_received[shard] += received
-        if unknown:
-            self.counters.malformed_rejected += unknown
-            log.warning("shard %d: %d flashes from shard %d name cells not on our edge",
-                        self.shard, unknown, shard)
 
     def close(self) -> None:
+        self._rejects.flush()
+        self._gaps.flush()
         self.reader.close()
         self.socket.close(0)

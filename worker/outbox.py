@@ -9,17 +9,21 @@ numbers the batches per link so the receiver can count gaps.
 
 It is built before the agents (they are handed ``queue_flash``) and connected once
 the coordinator has sent the neighbours' inbox endpoints (``peers``); connecting says
-``edge_hello`` on every link. Not here: receiving (``inbox``).
+``edge_hello`` on every link. With ``keys`` (``--transport tcp``) each link is a
+CurveZMQ client: it proves our key and talks only to the neighbour whose public key
+``peers`` named. Not here: receiving (``inbox``).
 """
 
 from __future__ import annotations
 
 import asyncio
 from array import array
+from typing import Mapping
 
 import zmq
 
 from shared import protocol
+from shared.curve import Keypair, client
 from shared.partition import ShardLayout
 from shared.zmqio import make_socket, send_nowait
 
@@ -35,8 +39,9 @@ class EdgeOutbox:
     batches of boundary flashes waiting for the next flush."""
 
     def __init__(self, ctx: zmq.Context, loop: asyncio.AbstractEventLoop, layout: ShardLayout,
-                 token: str, metrics: ShardMetrics) -> None:
+                 token: str, metrics: ShardMetrics, *, keys: Keypair | None = None) -> None:
         self.ctx = ctx
+        self.keys = keys
         self.loop = loop
         self.links = tuple(layout.neighbour_shards)
         self.shard = layout.shard.index
@@ -51,14 +56,19 @@ class EdgeOutbox:
         for s in self.links:
             metrics.links_sent[s] = metrics.links_dropped[s] = 0
 
-    def connect(self, endpoints: dict[int, str]) -> None:
-        """Connect to every neighbour shard's inbox and say hello on each link."""
+    def connect(self, endpoints: Mapping[int, str], public_keys: Mapping[int, str] | None = None) -> None:
+        """Connect to every neighbour shard's inbox and say hello on each link; with
+        curve ``keys``, ``public_keys`` must name each neighbour's key."""
         for s in self.links:
             if s not in endpoints:
                 raise ValueError(f"no inbox endpoint for neighbour shard {s} in peers "
                                  f"{sorted(endpoints)}")
+            if self.keys is not None and not (public_keys or {}).get(s):
+                raise ValueError(f"no CurveZMQ key for neighbour shard {s} in peers")
         for s in self.links:
-            sock = make_socket(self.ctx, zmq.PUSH, sndhwm=EDGE_HWM, connect=endpoints[s])
+            secure = None if self.keys is None else client(self.keys, (public_keys or {})[s])
+            sock = make_socket(self.ctx, zmq.PUSH, sndhwm=EDGE_HWM, connect=endpoints[s],
+                               secure=secure)
             self.peers[s] = sock
             # The hello may wait in the queue until the connection is up: that is fine,
             # PUSH queues it (the HWM is far above one message).

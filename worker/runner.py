@@ -5,7 +5,7 @@
         config [ShardConfig] ----->   validate; clock, quota, outbox, agents (built,
                                       not started); bind the edge inbox
         <-------- bound [K, endpoint]
-        peers [[s, endpoint]...] -->  outbox connects: edge_hello on each link; wait
+        peers [[s, endpoint, key]...] outbox connects: edge_hello on each link; wait
                                       for every neighbour's hello; start the agent
                                       tasks (each parks on the clock)
         <-------- links_ready [K]
@@ -17,11 +17,19 @@
 A config that fails ``ShardConfig.from_wire`` is logged and the worker says ``bye``
 and exits 1. The worker also stops on SIGTERM/SIGINT and when its parent is gone.
 Every collaborator is built with what it needs (docs/worker.md, "Set-up order").
+
+Security (docs/security.md): the token and, with tcp, the worker's CurveZMQ keypair
+and the coordinator's public key come in ``opts.credentials`` (read from stdin).
+With tcp the control and telemetry sockets are curve clients of the coordinator, the
+edge inbox is a curve server whose ZAP handler (:class:`~shared.curve.KeyRing`) lets in
+only the neighbours' keys named in ``peers``, and each outbox link is a curve client
+of its neighbour's key.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import logging
@@ -29,16 +37,19 @@ import os
 import signal
 import time
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, Iterable
 
 import zmq
 
 from shared import protocol
 from shared.clock import RealTimeClock
+from shared.credentials import Credentials
+from shared.curve import KeyRing, client, guarding, server
 from shared.grid import Grid
 from shared.model import initial_phases
 from shared.quota import Request, Return
 from shared.runlog import schema
+from shared.senders import curve_identity
 from shared.shard_config import ShardConfig, ShardConfigError
 from shared.zmqio import SocketReader, make_socket, send_nowait
 
@@ -61,8 +72,12 @@ class WorkerOptions:
     control: str
     telemetry: str
     shard: int
-    token: str
+    credentials: Credentials
     setup_timeout: float = 60.0
+
+    @property
+    def token(self) -> str:
+        return self.credentials.token
 
 
 class StopRequested(Exception):
@@ -77,8 +92,18 @@ class Worker:
         self.opts = opts
         self.loop = asyncio.get_running_loop()
         self.ctx = zmq.Context()
-        self.control = make_socket(self.ctx, zmq.DEALER, connect=opts.control)
-        self.telemetry = make_socket(self.ctx, zmq.PUSH, sndhwm=10_000, connect=opts.telemetry)
+        creds = opts.credentials
+        # With tcp: the ZAP handler of the edge inbox, which waits for the neighbours'
+        # keys from ``peers``; the coordinator's sockets are curve servers.
+        self.keyring = KeyRing(name=f"shard {opts.shard} inbox", ready=not creds.curve)
+        self._guard = contextlib.ExitStack()
+        to_coordinator = None
+        if creds.curve:
+            self._guard.enter_context(guarding(self.ctx, self.keyring))
+            to_coordinator = client(creds.keys, creds.server)
+        self.control = make_socket(self.ctx, zmq.DEALER, connect=opts.control, secure=to_coordinator)
+        self.telemetry = make_socket(self.ctx, zmq.PUSH, sndhwm=10_000, connect=opts.telemetry,
+                                     secure=to_coordinator)
         self.control_reader = SocketReader(self.loop, self.control, self._on_control)
         self.inbox: asyncio.Queue[tuple[str, list[Any]]] = asyncio.Queue()
         self.stop_event = asyncio.Event()
@@ -195,7 +220,9 @@ class Worker:
             self.quota = ShardQuota(k, send=self._send_quota, preempt=clock.preempt,
                                     lease_s=config.lease_s, trace=trace)
             self.quota.start()  # the first request goes out before any agent starts
-        self.outbox = EdgeOutbox(self.ctx, self.loop, layout, self.opts.token, self.metrics)
+        creds = self.opts.credentials
+        self.outbox = EdgeOutbox(self.ctx, self.loop, layout, self.opts.token, self.metrics,
+                                 keys=creds.keys if creds.curve else None)
         phases = initial_phases(grid.cells, config.params, config.init, config.kicks)
         self.shard = shard = build_shard(
             layout, config.params, phases, clock, self.metrics, yield_every=config.yield_every,
@@ -204,10 +231,15 @@ class Worker:
             slots=self.quota.slots if self.quota is not None else None)
         self.edge_inbox = EdgeInbox(self.ctx, self.loop, layout, self.opts.token, self.metrics,
                                     endpoint=config.inbox, signal=shard.agents.signal,
-                                    now=clock.now, trace=shard.agents.trace)
+                                    now=clock.now, trace=shard.agents.trace,
+                                    secure=server(creds.keys) if creds.curve else None)
         self._send("bound", k, self.edge_inbox.endpoint)
         (peer_list,) = await self._expect("peers")
-        self.outbox.connect({int(s): str(e) for s, e in peer_list})
+        endpoints, keys = _peers(peer_list, layout.neighbour_shards, curve=creds.curve)
+        if creds.curve:  # only the neighbours' keys get in, each as its own shard
+            self.edge_inbox.expect({s: curve_identity(keys[s]) for s in layout.neighbour_shards})
+            self.keyring.allow(keys[s] for s in layout.neighbour_shards)
+        self.outbox.connect(endpoints, keys)
         await self._wait_or_stop(self.edge_inbox.all_hellos, "edge hellos")
         # Let every agent take its first step (up to its first wait on the parked
         # clock) before reporting ready: the barrier then only has to start the clock,
@@ -273,6 +305,7 @@ class Worker:
             log.info("stopped %d waiting agents", stopped)
             counts = [r for r in results if isinstance(r, int)]
             frames.report(clock.now(), final=True, more={
+                "stop_reason": self.stop_reason or "error",  # every path out writes it
                 "agents_failed": len(failed),
                 "agents_without_flash": sum(1 for c in counts if c == 0),
                 "agent_flashes_min": min(counts, default=0)})
@@ -313,4 +346,23 @@ class Worker:
             f.close()
         self.control.close(0)
         self.telemetry.close(0)
+        self._guard.close()  # the ZAP handler's sockets
         self.ctx.term()
+
+
+def _peers(peer_list: list[Any], neighbours: Iterable[int], *,
+           curve: bool) -> tuple[dict[int, str], dict[int, str]]:
+    """``peers`` [[shard, endpoint, public key], ...] as (endpoints, keys) by shard.
+    With ``curve`` every neighbour must have a key."""
+    endpoints: dict[int, str] = {}
+    keys: dict[int, str] = {}
+    for entry in peer_list:
+        if (not isinstance(entry, list) or len(entry) != 3 or not isinstance(entry[0], int)
+                or not all(isinstance(x, str) for x in entry[1:])):
+            raise protocol.ProtocolError(f"peers entry {entry!r}: must be [shard, endpoint, key]")
+        endpoints[entry[0]], keys[entry[0]] = entry[1], entry[2]
+    if curve:
+        unkeyed = [s for s in neighbours if not keys.get(s)]
+        if unkeyed:
+            raise protocol.ProtocolError(f"peers gives no CurveZMQ key for neighbour shards {unkeyed}")
+    return endpoints, keys

@@ -20,7 +20,7 @@ import signal
 import sys
 import time
 from array import array
-from typing import IO, Any, Callable, Mapping
+from typing import IO, Any, Callable, Mapping, Sequence
 
 from coordinator.view.live import LiveView
 from coordinator.view.status import StatusInfo
@@ -46,9 +46,11 @@ def flash_feed(view: LiveView) -> Callable[[bytes, float], None]:
 
 
 def status_info(elapsed: float, *, r: float, latest: Mapping[int, Mapping[str, Any]],
-                record: Mapping[str, Any], workers_alive: int, workers_total: int) -> StatusInfo:
-    """The status bar: R now, each live shard's newest line (``latest``), and the last
-    coordinator.jsonl line (``record``: flashes/s, quota; empty before the first)."""
+                record: Mapping[str, Any], workers_alive: int, workers_total: int,
+                stalled: Sequence[int] = ()) -> StatusInfo:
+    """The status bar: R now, each live shard's newest line (``latest``), the last
+    coordinator.jsonl line (``record``: flashes/s, quota; empty before the first), and
+    the shards stalled now (``stalled``)."""
     quota = record.get("quota") or {}
     return StatusInfo(
         elapsed_s=max(0.0, elapsed), R=r,
@@ -56,7 +58,7 @@ def status_info(elapsed: float, *, r: float, latest: Mapping[int, Mapping[str, A
         shard_fps={k: float(v.get("fps", 0.0)) for k, v in latest.items()},
         shard_p99_ms={k: float(v["flash_lateness_ms"]["p99"]) for k, v in latest.items()},
         workers_alive=workers_alive, workers_total=workers_total,
-        quota_in_use=quota.get("in_use"), quota_limit=quota.get("limit"))
+        quota_in_use=quota.get("in_use"), quota_limit=quota.get("limit"), stalled=tuple(stalled))
 
 
 class ViewDriver:

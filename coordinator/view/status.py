@@ -5,7 +5,9 @@
 
 Line 1, most important first: the Kuramoto order parameter R with a 10-step bar,
 elapsed time, global flashes per second, workers alive (reverse video when some are
-gone), quota slots in use (only when a limit is set). Line 2: per shard, frame rate /
+gone), stalled workers (``stalled 1 [3]``, reverse video; only while some are silent
+past the stall threshold: their figures are left out of R), quota slots in use (only
+when a limit is set). Line 2: per shard, frame rate /
 p99 flash lateness. The worst shard (largest p99 lateness) is in reverse video.
 
 Both lines fit the given width: line 1 drops trailing fields, line 2 keeps as many
@@ -48,6 +50,7 @@ class StatusInfo:
     workers_total: int
     quota_in_use: int | None = None
     quota_limit: int | None = None
+    stalled: tuple[int, ...] = ()
 
 
 def status_lines(info: StatusInfo, width: int) -> list[str]:
@@ -69,6 +72,8 @@ def _summary_fields(info: StatusInfo) -> list[Field]:
         (f"workers {info.workers_alive}/{info.workers_total}",
          info.workers_alive < info.workers_total),
     ]
+    if info.stalled:
+        fields.append((f"stalled {len(info.stalled)} [{','.join(map(str, info.stalled))}]", True))
     if info.quota_limit is not None:
         in_use = "?" if info.quota_in_use is None else str(info.quota_in_use)
         fields.append((f"slots {in_use}/{info.quota_limit}", False))

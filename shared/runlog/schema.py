@@ -27,7 +27,7 @@ __all__ = [
     "Counters", "COUNTERS",
     "HISTOGRAMS", "HISTOGRAM_FIELDS", "PROCESS_FIELDS", "SHARD_DIAGNOSTICS", "SHARD_FIELDS",
     "SHARD_OPTIONAL", "COORDINATOR_FIELDS", "COORDINATOR_OPTIONAL", "RUN_FIELDS",
-    "SUMMARY_FIELDS", "rate_counts", "check",
+    "SUMMARY_FIELDS", "SUMMARY_OPTIONAL", "LOST_FIELDS", "rate_counts", "check",
 ]
 
 SCHEMA_VERSION = 1
@@ -108,13 +108,18 @@ SHARD_OPTIONAL: dict[str, Any] = {  # present on some lines only
     "quota": dict,  # with --limit
     "final": bool,  # the last line: the partial interval up to the stop
     "agents_failed": int, "agents_without_flash": int, "agent_flashes_min": int,  # final only
+    "stop_reason": str,  # final only: why the worker stopped (docs/protocol.md, "Liveness")
 }
 
 COORDINATOR_FIELDS: dict[str, Any] = {
     "v": int, "t": _NUM, "R": _NUM, "flashes_per_s": _NUM, "min_fps": _OPT_NUM,
     "worst_p99_flash_lateness_ms": _OPT_NUM, "workers_alive": int, "R_series": list,
 }
-COORDINATOR_OPTIONAL: dict[str, Any] = {"quota": dict, "malformed_rejected": int}
+COORDINATOR_OPTIONAL: dict[str, Any] = {
+    "quota": dict, "malformed_rejected": int,
+    "shards_in_R": int,  # how many shards' figures the line's R combines
+    "stalled": list,  # shards silent past the stall threshold (their figures left out)
+}
 
 RUN_FIELDS: dict[str, Any] = {
     "schema": int, "run_dir": str, "started_at": str, "seed": int, "workers": int, "agents": int,
@@ -132,6 +137,10 @@ SUMMARY_FIELDS: dict[str, Any] = {
     "min_fps": _OPT_NUM, "counters": dict, "frames_incomplete": int, "workers_lost": dict,
     "malformed_rejected_coordinator": int, "error": (str, type(None)),
 }
+#: each ``workers_lost`` entry: {"code": exit code or null, "reason", "since_s": from when
+#: its figures stop, sim time, or null when lost before the run began}
+LOST_FIELDS: dict[str, Any] = {"code": (int, type(None)), "reason": str, "since_s": _OPT_NUM}
+SUMMARY_OPTIONAL: dict[str, Any] = {"longest_silence_s": dict}  # per shard, seconds
 
 
 # ------------------------------------------------------------------------------ rules
