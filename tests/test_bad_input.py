@@ -158,6 +158,10 @@ def test_a_disk_that_fills_mid_run_still_gets_a_summary(small_fs, tmp_path):
         assert run.lines[-1].startswith("summary: ") and run.lines[-1].endswith(("exit=error", "exit=workers_lost"))
         summary = json.loads((run.run_dir / SUMMARY_JSON).read_text())
         assert check(summary, SUMMARY_FIELDS) == []
+        if summary["exit"] == "workers_lost":
+            assert summary["workers_lost"], summary
+        for loss in summary["workers_lost"].values():  # a worker says why it left
+            assert "No space left on device" in loss["reason"], summary["workers_lost"]
         assert not wait_gone(pids) and not any(folder.exists() for folder in sockets)
     finally:
         run.cleanup()

@@ -196,9 +196,11 @@ class Worker:
             log.error("worker %d: the coordinator's config is invalid: %s", self.opts.shard, exc)
             self.stop_reason = f"invalid config: {exc}"
             code = 1
-        except Exception:
+        except Exception as exc:  # e.g. a full disk under the shard log
             log.exception("worker %d failed", self.opts.shard)
-            code = 1
+            failure = f"failed: {type(exc).__name__}: {exc}"
+            self.stop_reason = f"{self.stop_reason}; then {failure}" if self.stop_reason else failure
+            code = 1  # the bye carries the reason to the coordinator's summary
         finally:
             watchdog.cancel()
             await self._shut_down()
