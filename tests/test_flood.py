@@ -70,20 +70,16 @@ def telemetry_flood(rng: random.Random, n: int) -> Iterator[bytes]:
         lambda k: _report(k, "nope", [[1, 1]]),                              # wrong type
         lambda k: {"counters": {}},                                          # not a line
     ]
-    for i in range(n):
-        shard = rng.randrange(SHARDS)
-        choice = i % 4
-        if choice == 0:
-            yield os.urandom(rng.randrange(1, 200))
-        elif choice == 1:
-            frame = [1, "frame", shard, rng.randrange(1, 10 ** 6), 1.0, 0.5, 0.5, 108,
-                     array("i", [rng.randrange(GRID * GRID)]).tobytes()]
-            yield msgpack.packb(rng.choice(mutate)(frame))
-        elif choice == 2:  # a well-formed frame with impossible figures
-            yield msgpack.packb([1, "frame", shard, rng.randrange(1, 100), 0.5,
-                                 rng.choice([1e300, float("nan"), 500.0]), 0.0, 108, b""])
-        else:
-            yield msgpack.packb([1, "report", shard, rng.choice(hostile_reports)(shard)])
+    return _rotate(rng, n, [
+        _noise(rng),
+        lambda shard: msgpack.packb(rng.choice(mutate)(
+            [1, "frame", shard, rng.randrange(1, 10 ** 6), 1.0, 0.5, 0.5, 108,
+             array("i", [rng.randrange(GRID * GRID)]).tobytes()])),
+        lambda shard: msgpack.packb(  # a well-formed frame with impossible figures
+            [1, "frame", shard, rng.randrange(1, 100), 0.5,
+             rng.choice([1e300, float("nan"), 500.0]), 0.0, 108, b""]),
+        lambda shard: msgpack.packb([1, "report", shard, rng.choice(hostile_reports)(shard)]),
+    ])
 
 
 def edge_flood(rng: random.Random, n: int) -> Iterator[bytes]:
@@ -102,25 +98,30 @@ def edge_flood(rng: random.Random, n: int) -> Iterator[bytes]:
                              times.tobytes()[:-1]])
 
 
+def _rotate(rng: random.Random, n: int, makers: list[Callable[[int], bytes]]) -> Iterator[bytes]:
+    """``n`` messages: message i is made by ``makers[i % len(makers)]`` for a random shard."""
+    for i in range(n):
+        yield makers[i % len(makers)](rng.randrange(SHARDS))
+
+
+def _noise(rng: random.Random) -> Callable[[int], bytes]:
+    return lambda shard: os.urandom(rng.randrange(1, 200))
+
+
 def control_flood(rng: random.Random, n: int) -> Iterator[bytes]:
     """Random bytes, hellos with a foreign token, and messages a registered worker could
     send (quota, bye, bound) from a peer that never registered; none valid."""
     mutate = _mutations(rng)
-    for i in range(n):
-        shard = rng.randrange(SHARDS)
-        choice = i % 4
-        if choice == 0:
-            yield os.urandom(rng.randrange(1, 200))
-        elif choice == 1:
-            yield msgpack.packb([1, "hello", shard, os.getpid(), os.urandom(8).hex()])
-        elif choice == 2:
-            yield msgpack.packb(rng.choice([
-                [1, "quota_request", shard, 1, 1, 0, 0, 10 ** 6, 10 ** 6],
-                [1, "bye", shard, "forged"],
-                [1, "bound", shard, "ipc:///tmp/forged"],
-                [1, "links_ready", shard]]))
-        else:
-            yield msgpack.packb(rng.choice(mutate)([1, "hello", shard, os.getpid(), "x" * 16]))
+    return _rotate(rng, n, [
+        _noise(rng),
+        lambda shard: msgpack.packb([1, "hello", shard, os.getpid(), os.urandom(8).hex()]),
+        lambda shard: msgpack.packb(rng.choice([
+            [1, "quota_request", shard, 1, 1, 0, 0, 10 ** 6, 10 ** 6],
+            [1, "bye", shard, "forged"],
+            [1, "bound", shard, "ipc:///tmp/forged"],
+            [1, "links_ready", shard]])),
+        lambda shard: msgpack.packb(rng.choice(mutate)([1, "hello", shard, os.getpid(), "x" * 16])),
+    ])
 
 
 def _send_all(ctx: zmq.Context, endpoint: str, messages: list[bytes], kind: int = zmq.PUSH) -> None:
