@@ -6,6 +6,13 @@ counts a rejection and remembers the first reason of the current window; when th
 window (``interval_s``) is over, the next rejection or :meth:`RejectLog.flush` logs
 one line: ``dropped 9,412 malformed telemetry messages in the last 1.0 s; first: ...``.
 
+:meth:`RejectLog.failed` is the one policy for what a message handler raised: a
+:class:`~shared.protocol.ProtocolError`, or bad content (``KeyError``, ``TypeError``,
+``ValueError``, ``OverflowError``), is the peer's fault and only summarised; anything
+else is our bug, summarised too, with its traceback logged once per window. Every
+bound socket's handler (the coordinator's control and telemetry sockets, each
+worker's edge inbox) ends in it, so no exception reaches the event loop.
+
 Not here: deciding what is malformed (the receivers) or counting it in the run's
 counters (the caller does that where its counters live).
 """
@@ -16,7 +23,12 @@ import logging
 import time
 from typing import Callable
 
+from .protocol import ProtocolError
+
 __all__ = ["RejectLog"]
+
+_BAD_CONTENT = (KeyError, TypeError, ValueError, OverflowError)
+_REASON_CHARS = 200  # a hostile message may be huge: its reason is clipped
 
 
 class RejectLog:
@@ -60,3 +72,17 @@ class RejectLog:
         self._first = None
         self._since = now
         self._last_line = now
+
+    def failed(self, exc: Exception) -> None:
+        """Count the message whose handler raised ``exc`` (module docstring: whose
+        fault it is decides whether a traceback is logged)."""
+        if isinstance(exc, ProtocolError):
+            self.reject(_clip(str(exc)))
+        elif isinstance(exc, _BAD_CONTENT):
+            self.reject(_clip(repr(exc)))
+        elif self.reject(_clip(f"unhandled {exc!r}")):  # one traceback per window
+            self.log.error("one of the %s could not be handled", self.what, exc_info=exc)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _REASON_CHARS else text[:_REASON_CHARS] + "..."

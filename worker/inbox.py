@@ -110,13 +110,9 @@ class EdgeInbox:
                 self._on_hello(*fields)
             else:
                 raise protocol.ProtocolError(f"{kind!r} is not an edge message")
-        except protocol.ProtocolError as exc:
+        except Exception as exc:  # the peer's fault or our bug: counted, never raised
             self.counters.malformed_rejected += 1
-            self._rejects.reject(str(exc)[:200])
-        except Exception as exc:  # a bug, not the peer's: count it, keep the loop alive
-            self.counters.malformed_rejected += 1
-            if self._rejects.reject(f"unhandled {exc!r}"[:200]):
-                log.exception("shard %d: an edge message could not be handled", self.shard)
+            self._rejects.failed(exc)
 
     def _on_hello(self, shard: int, token: str) -> None:
         if not hmac.compare_digest(token.encode(), self.token.encode()) or shard not in self._recv_seq:
