@@ -338,12 +338,12 @@ def test_vm_runs_a_blueprint_without_an_engine() -> None:
 
     def compile_target(target: Any) -> cs.Blueprint:
         compiled.append(target)
-        return cs.BlueprintBuilder().build(target)
+        return cs.BlueprintBuilder().build(target, template=True)
 
     vm = cs.VirtualMachine(compile_target, yield_every=2)
     bp = compile_target(countdown(2))
     ctx = cs.RunContext(1, RunResources({}))
-    assert asyncio.run(vm.run(bp, bp.initial_inputs(countdown(2)), ctx)) == "ooo"
+    assert asyncio.run(vm.run(bp, bp.initial_registers(countdown(2)), ctx)) == "ooo"
     assert compiled[1:] == [other]
 
 

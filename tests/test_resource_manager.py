@@ -120,7 +120,7 @@ def test_acquire_nowait_raises_when_it_cannot_take_now() -> None:
 
 
 @pytest.mark.parametrize("method", ["acquire", "acquire_nowait"])
-def test_requests_that_can_never_fit_or_name_nothing_are_value_errors(method: str) -> None:
+def test_requests_that_can_never_fit_or_bad_amounts_are_value_errors(method: str) -> None:
     rm = cs.ResourceManager({"cpu_slot": 2, "gpu": 1})
 
     def call(amounts: dict[str, Any]) -> None:
@@ -131,12 +131,11 @@ def test_requests_that_can_never_fit_or_name_nothing_are_value_errors(method: st
 
     with pytest.raises(ValueError, match="'cpu_slot'.*capacity 2"):
         call({"cpu_slot": 3})
-    with pytest.raises(ValueError, match="'tpu'.*cpu_slot"):
-        call({"tpu": 1})
     with pytest.raises(ValueError, match="'gpu'.*-1"):
         call({"gpu": -1})
-    with pytest.raises(ValueError, match="'gpu'"):
-        call({"gpu": 1.0})
+    for bad in (True, float("nan"), float("inf"), "1"):
+        with pytest.raises(ValueError, match="'gpu'"):
+            call({"gpu": bad})
     assert rm.statistics().in_use == {"cpu_slot": 0, "gpu": 0}
 
 
@@ -145,8 +144,8 @@ def test_over_release_is_a_value_error_and_changes_nothing() -> None:
     rm.acquire_nowait({"a": 1, "b": 1})
     with pytest.raises(ValueError, match="'b'"):
         rm.release({"a": 1, "b": 2})
-    with pytest.raises(ValueError, match="'zzz'"):
-        rm.release({"zzz": 0})
+    with pytest.raises(ValueError, match="'a'"):
+        rm.release({"a": 1.5})
     with pytest.raises(ValueError, match="'a'"):
         rm.release({"a": -1})
     assert rm.statistics().in_use == {"a": 1, "b": 1}

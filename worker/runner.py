@@ -303,7 +303,8 @@ class Worker:
             results = await shard.finished()
             failed = [r for r in results if isinstance(r, BaseException)]
             if failed:
-                log.error("%d agents failed; first: %r", len(failed), failed[0])
+                log.error("%d agents failed; first: %r", len(failed), failed[0],
+                          exc_info=failed[0])  # its traceback and the note naming the task
             log.info("stopped %d waiting agents", stopped)
             counts = [r for r in results if isinstance(r, int)]
             frames.report(clock.now(), final=True, more={

@@ -13,12 +13,18 @@ Agent code imports this one module::
 
     await cs.Engine().run(countdown(10), use_vm=True)
 
+Programs written for the original Cascade run unchanged once their import lines point
+here (``import cascade as cs`` -> ``from shared import cascade as cs``; the full map of
+import paths is in docs/cascade.md, "Porting from the original Cascade").
+
 See docs/cascade.md for the design: graph path versus VM path, template mode,
 tail calls, resources and the ResourceManager.
 """
 
-from ._blueprint import Blueprint, BlueprintBuilder, Instruction
-from ._bus import MessageBus, RunFinished, RunStarted, TaskFinished, TaskStarted
+from ._blueprint import (Blueprint, BlueprintBuilder, Call, Instruction, Literal, Operand,
+                         Register)
+from ._bus import Event, MessageBus, RunFinished, RunStarted, TaskFinished, TaskStarted
+from ._connector import Connector
 from ._engine import Engine
 from ._errors import (CascadeError, CompileError, ResourceUnavailable, TaskError,
                       UnknownResource)
@@ -30,10 +36,11 @@ from ._task import Inject, LazyResult, TailCall, Task, inject, task
 from ._vm import VirtualMachine
 
 __all__ = [
-    "Blueprint", "BlueprintBuilder", "CascadeError", "CompileError", "Engine", "Graph",
-    "Inject", "Instruction", "LazyResult", "LocalExecutor", "MessageBus", "NativeSolver",
-    "ResourceManager", "ResourceProvider", "ResourceStatistics", "ResourceUnavailable",
-    "RunContext", "RunFinished", "RunStarted", "TailCall", "Task", "TaskError",
-    "TaskFinished", "TaskStarted", "UnknownResource", "VirtualMachine", "build_graph",
-    "inject", "resource", "task",
+    "Blueprint", "BlueprintBuilder", "Call", "CascadeError", "CompileError", "Connector",
+    "Engine", "Event", "Graph", "Inject", "Instruction", "LazyResult", "Literal",
+    "LocalExecutor", "MessageBus", "NativeSolver", "Operand", "Register", "ResourceManager",
+    "ResourceProvider", "ResourceStatistics", "ResourceUnavailable", "RunContext",
+    "RunFinished", "RunStarted", "TailCall", "Task", "TaskError", "TaskFinished",
+    "TaskStarted", "UnknownResource", "VirtualMachine", "build_graph", "inject", "resource",
+    "task",
 ]

@@ -10,35 +10,41 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable
 
-__all__ = ["MessageBus", "RunStarted", "RunFinished", "TaskStarted", "TaskFinished"]
+__all__ = ["Event", "MessageBus", "RunStarted", "RunFinished", "TaskStarted", "TaskFinished"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class RunStarted:
+class Event:
+    """Base class of every event the runtime publishes (the original's ``Event``), for
+    type hints and ``isinstance``. Subscriptions are by exact type: subscribing to
+    ``Event`` itself receives nothing."""
+
     run_id: int
-    target: str
-    use_vm: bool
 
 
 @dataclass(frozen=True, slots=True)
-class RunFinished:
-    run_id: int
+class RunStarted(Event):
+    target: str
+    use_vm: bool
+    params: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunFinished(Event):
     target: str
     ok: bool
     error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class TaskStarted:
-    run_id: int
+class TaskStarted(Event):
     task: str
 
 
 @dataclass(frozen=True, slots=True)
-class TaskFinished:
-    run_id: int
+class TaskFinished(Event):
     task: str
     ok: bool
 

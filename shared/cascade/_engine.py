@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from typing import Any
+from typing import Any, Mapping
 
 from ._blueprint import Blueprint, BlueprintBuilder, structure_key
 from ._bus import MessageBus, RunFinished, RunStarted
-from ._errors import CascadeError
+from ._errors import CascadeError, TaskError, task_failure
 from ._graph import LocalExecutor, NativeSolver, Node, build_graph
 from ._resource_manager import ResourceManager
 from ._invoke import invoke
 from ._resources import ResourceProvider, RunResources, open_resource
 from ._run_context import RunContext
-from ._tailcall import bind, call_inputs
+from ._tailcall import bind, call_inputs, check_reserved
 from ._task import Inject, LazyResult, Task, TailCall
 from ._vm import VirtualMachine
 
@@ -42,11 +42,17 @@ class Engine:
         bus: MessageBus | None = None,
         resource_manager: ResourceManager | None = None,
         *,
+        system_resources: Mapping[str, float] | None = None,
         yield_every: int = 1,
     ) -> None:
         self.solver = solver or NativeSolver()
         self.executor = executor or LocalExecutor()
         self.bus = bus or MessageBus()
+        if system_resources is not None:  # the original's way to size the manager
+            if resource_manager is None:
+                resource_manager = ResourceManager(system_resources)
+            else:
+                resource_manager.set_capacity(system_resources)
         self.resource_manager = resource_manager
         self.providers: dict[str, ResourceProvider] = {}
         self.builder = BlueprintBuilder()
@@ -63,46 +69,58 @@ class Engine:
             raise TypeError(f"register() takes a @resource provider, got {provider!r}")
         self.providers[provider.name] = provider
 
-    def register_blueprint(self, name: str, target: LazyResult | Task) -> Blueprint:
-        """Compile ``target`` and make it reachable as ``TailCall(target=name)``."""
-        blueprint = self.compile(target)
-        self.vm.register(name, blueprint)
+    def register_blueprint(self, name: str, target: LazyResult | Task | Blueprint) -> Blueprint:
+        """Compile ``target`` (unless it is a Blueprint already) and make it reachable
+        as ``TailCall(target=name)``."""
+        blueprint = target if isinstance(target, Blueprint) else self.compile(target)
+        self.vm.register_blueprint(name, blueprint)
         return blueprint
 
     def compile(self, target: LazyResult | Task) -> Blueprint:
-        """The blueprint of ``target``, compiled once per structure and then reused."""
+        """The template blueprint of ``target``, compiled once per structure and then
+        reused."""
         if isinstance(target, Task):
             bp = self._task_blueprints.get(target)
             if bp is None:
-                bp = self._task_blueprints[target] = self.builder.build(target)
+                bp = self._task_blueprints[target] = self.builder.build(target, template=True)
             return bp
         key = structure_key(target)
         if key is None:
-            return self.builder.build(target)
+            return self.builder.build(target, template=True)
         bp = self._blueprints.get(key)
         if bp is None:
-            bp = self._blueprints[key] = self.builder.build(target)
+            bp = self._blueprints[key] = self.builder.build(target, template=True)
         return bp
 
     # -- running ---------------------------------------------------------------------
-    async def run(self, target: Any, *, use_vm: bool = False) -> Any:
+    async def run(self, target: Any, params: Mapping[str, Any] | None = None, *,
+                  use_vm: bool = False) -> Any:
         """Run ``target`` (a LazyResult; any other value is returned as it is) and
-        return its result. Task errors raise :class:`TaskError` naming the task."""
+        return its result. A failing task raises its own exception, as in the original
+        Cascade, with a note naming the task, the run and the path.
+
+        ``params`` are the run's parameters, as the original's ``engine.run(target,
+        params=...)``: published in :class:`RunStarted`; this runtime has no
+        ``cs.Param`` node, so nothing else reads them (docs/cascade.md)."""
         if not isinstance(target, LazyResult):
             return target
         ctx = RunContext(next(self._run_ids), RunResources(self.providers))
         bus = self.bus
         if bus.listening:
-            bus.publish(RunStarted(ctx.run_id, target.task.name, use_vm))
-        ok, error = False, None
+            bus.publish(RunStarted(ctx.run_id, target.task.name, use_vm,
+                                    None if params is None else dict(params)))
+        ok, error, failure = False, None, None
         try:
             if use_vm:
                 blueprint = self.compile(target)
-                result = await self.vm.run(blueprint, blueprint.initial_inputs(target), ctx)
+                result = await self.vm.run(blueprint, blueprint.initial_registers(target), ctx)
             else:
                 result = await self._run_graph(target, ctx)
             ok = True
             return result
+        except TaskError as exc:
+            failure = exc
+            error = repr(exc.__cause__)
         except BaseException as exc:
             error = repr(exc)
             raise
@@ -112,6 +130,8 @@ class Engine:
             finally:
                 if bus.listening:
                     bus.publish(RunFinished(ctx.run_id, target.task.name, ok, error))
+        path = "VM" if use_vm else "graph"
+        raise task_failure(failure, f"run {ctx.run_id}, {path} path")
 
     async def _run_graph(self, target: LazyResult, ctx: RunContext) -> Any:
         """Build, solve and execute; a result that is a LazyResult (or TailCall) is
@@ -161,14 +181,18 @@ class Engine:
                     kwargs[param] = await value_of(Inject(name))
             return args, kwargs
 
-        return await invoke(lazy.task, arguments, self.resource_manager, lazy.constraints, opened,
-                            self.executor.execute)
+        task = lazy.task
+        return await invoke(task.fn, task.is_async, task.name, arguments, self.resource_manager,
+                            lazy.constraints, opened, self.executor.execute)
 
 
 def _tail_call_as_lazy(current: LazyResult, tail: TailCall) -> LazyResult:
     """On the graph path a TailCall becomes a new LazyResult: the current call (or the
     target's) with the TailCall's values bound by ``_tailcall.bind``, the VM's rule."""
     target = tail.target
+    if target is not None:  # a task with an input named "target" cannot tell which was meant
+        was = current.task.signature.bind_partial(*current.args, **current.kwargs).arguments
+        check_reserved(tail, call_inputs(current.task, was), current.task.name)
     if target is None:
         base = current
     elif isinstance(target, LazyResult):
@@ -185,7 +209,10 @@ def _tail_call_as_lazy(current: LazyResult, tail: TailCall) -> LazyResult:
         was = previous.arguments
         params = base.task.signature.parameters
         bound = {k: was[k] for k in call_inputs(current.task, was) if k in was and k in params}
-    bound.update(bind(tail, call_inputs(base.task, bound), base.task.name))
+    inputs = call_inputs(base.task, bound)
+    values = bind(tail, range(len(inputs)), {name: i for i, name in enumerate(inputs)},
+                  base.task.name)
+    bound.update((inputs[i], value) for i, value in values.items())
     return LazyResult(base.task, (), dict(bound), base.constraints)
 
 

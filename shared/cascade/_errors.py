@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["CascadeError", "TaskError", "ResourceUnavailable", "UnknownResource", "CompileError"]
+__all__ = ["CascadeError", "TaskError", "ResourceUnavailable", "UnknownResource", "CompileError",
+           "task_failure"]
 
 
 class CascadeError(Exception):
@@ -12,8 +13,10 @@ class CascadeError(Exception):
 class TaskError(CascadeError):
     """A task raised. ``task_name`` names it; the original exception is ``__cause__``.
 
-    Raised by ``Engine.run`` on both the graph and the VM path. Not raised for errors in
-    the runtime itself (those are other ``CascadeError`` subclasses).
+    Raised inside the runtime (by a call, through the graph path and the VM's loops).
+    ``Engine.run`` and ``VirtualMachine.execute`` do not let it out: they raise the
+    task's own exception, as the original Cascade does (see :func:`task_failure`).
+    Not raised for errors in the runtime itself (other ``CascadeError`` subclasses).
     """
 
     def __init__(self, task_name: str, cause: BaseException) -> None:
@@ -34,3 +37,14 @@ class UnknownResource(CascadeError, LookupError):
 
 class CompileError(CascadeError):
     """``BlueprintBuilder`` cannot turn the target into a blueprint."""
+
+
+def task_failure(failure: TaskError, where: str) -> BaseException:
+    """The task's own exception, to raise in place of ``failure``, with a note (PEP
+    678, shown in tracebacks) naming the task and ``where`` it ran, e.g.
+    ``Cascade: raised by task 'step' (run 3, VM path)``."""
+    original = failure.__cause__
+    if original is None:  # not built by the runtime: nothing to unwrap
+        return failure
+    original.add_note(f"Cascade: raised by task {failure.task_name!r} ({where})")
+    return original

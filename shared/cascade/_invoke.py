@@ -3,23 +3,26 @@ it runs, wrap its errors as TaskError, close the task-scoped resources opened fo
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+import inspect
+from typing import Any, Awaitable, Callable, Mapping
 
 from ._errors import CascadeError, TaskError
 from ._resource_manager import ResourceManager
 from ._resources import close_resource
-from ._task import Task
 
 __all__ = ["invoke"]
 
 
-async def invoke(task: Task, arguments: Callable[[], Awaitable[tuple[list[Any], dict[str, Any]]]],
-                 manager: ResourceManager | None, constraints: dict[str, int],
+async def invoke(fn: Callable[..., Any], is_async: bool | None, name: str,
+                 arguments: Callable[[], Awaitable[tuple[list[Any], dict[str, Any]]]],
+                 manager: ResourceManager | None, constraints: Mapping[str, float],
                  opened: list[tuple[Any, Any]],
                  call: Callable[..., Awaitable[Any]] | None = None) -> Any:
-    """Resolve ``arguments()``, then call ``task`` (through ``call`` if given, e.g. an
+    """Resolve ``arguments()``, then call ``fn`` (through ``call`` if given, e.g. an
     executor) holding ``constraints`` from ``manager``; resources appended to ``opened``
-    while resolving are closed afterwards, newest first."""
+    while resolving are closed afterwards, newest first. ``is_async`` None (a
+    hand-built call of a plain callable): an awaitable result is awaited. Errors are a
+    :class:`TaskError` naming ``name``."""
     held = constraints if (constraints and manager is not None) else None
     try:
         args, kwargs = await arguments()
@@ -27,9 +30,9 @@ async def invoke(task: Task, arguments: Callable[[], Awaitable[tuple[list[Any], 
             await manager.acquire(held)  # type: ignore[union-attr]
         try:
             if call is not None:
-                return await call(task.fn, task.is_async, args, kwargs)
-            result = task.fn(*args, **kwargs)
-            if task.is_async:
+                return await call(fn, bool(is_async), args, kwargs)
+            result = fn(*args, **kwargs)
+            if is_async or (is_async is None and inspect.isawaitable(result)):
                 result = await result
             return result
         finally:
@@ -38,7 +41,7 @@ async def invoke(task: Task, arguments: Callable[[], Awaitable[tuple[list[Any], 
     except CascadeError:
         raise
     except Exception as exc:
-        raise TaskError(task.name, exc) from exc
+        raise TaskError(name, exc) from exc
     finally:
         for provider, gen in reversed(opened):
             await close_resource(provider, gen)

@@ -13,6 +13,11 @@ A user that needs to see every acquisition and release (a trace, a ledger) passe
 *observer* at construction instead of subclassing; :meth:`ResourceManager.statistics`
 counts the acquisitions that had to queue (``waited``).
 
+A resource the manager does not define is unlimited (the original Cascade's rule): a
+request for it is granted at once and counted nowhere, with one warning per name in the
+log, so a misspelt name is visible. Amounts may be ints or floats. ``release`` takes
+effect at once and may also be awaited (the original's ``await rm.release(...)``).
+
 It is not a rate limiter and knows nothing about processes: the cross-process quota is
 built on top of it (a lease per worker).
 """
@@ -20,17 +25,42 @@ built on top of it (a lease per worker).
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Literal, Mapping
+from typing import Any, Callable, Generator, Literal, Mapping
 
 from ._errors import ResourceUnavailable
 
-__all__ = ["ResourceManager", "ResourceObserver", "ResourceStatistics"]
+__all__ = ["ResourceManager", "ResourceObserver", "ResourceStatistics", "is_amount"]
+
+log = logging.getLogger(__name__)
+
+Amounts = Mapping[str, float]
 
 #: Called with ``("acquire", amounts)`` once amounts are taken (after the wait, if any)
-#: and ``("release", amounts)`` before they are given back. It must not raise or block.
-ResourceObserver = Callable[[Literal["acquire", "release"], Mapping[str, int]], None]
+#: and ``("release", amounts)`` before they are given back (managed resources only).
+#: It must not raise or block.
+ResourceObserver = Callable[[Literal["acquire", "release"], Amounts], None]
+
+
+def is_amount(value: object) -> bool:
+    """An amount of a resource: an int or float, finite and >= 0 (not a bool)."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and value >= 0 and math.isfinite(value))
+
+
+class _Done:
+    """What ``release`` returns: awaiting it does nothing (the release is done)."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return iter(())
+
+
+_DONE = _Done()
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,14 +68,14 @@ class ResourceStatistics:
     """A snapshot: total capacity, amounts in use, how many calls wait now, and how
     many acquisitions so far had to queue (``waited``, cumulative)."""
 
-    capacity: dict[str, int]
-    in_use: dict[str, int]
+    capacity: dict[str, float]
+    in_use: dict[str, float]
     waiters: int
     waited: int = 0
 
 
 class ResourceManager:
-    """Async acquire/release of named integer amounts, FIFO-fair.
+    """Async acquire/release of named amounts, FIFO-fair.
 
     ``elastic=False`` (the default): a request larger than the total capacity is a
     ``ValueError`` (it could never be granted). ``elastic=True``: the capacity is expected
@@ -56,52 +86,65 @@ class ResourceManager:
     release; without one the only cost is a ``None`` check.
     """
 
-    def __init__(self, capacity: Mapping[str, int], *, elastic: bool = False,
+    def __init__(self, capacity: Amounts | None = None, *, elastic: bool = False,
                  observer: ResourceObserver | None = None) -> None:
         self._elastic = bool(elastic)
         self._observer = observer
         self._waited = 0
-        self._capacity: dict[str, int] = {}
-        for name, amount in capacity.items():
+        self._capacity: dict[str, float] = {}
+        for name, amount in (capacity or {}).items():
             self._check_amount(name, amount)
             self._capacity[name] = amount
-        self._in_use: dict[str, int] = {name: 0 for name in self._capacity}
-        self._waiters: deque[tuple[Mapping[str, int], asyncio.Future[None]]] = deque()
+        self._in_use: dict[str, float] = {name: 0 for name in self._capacity}
+        self._waiters: deque[tuple[Amounts, asyncio.Future[None]]] = deque()
+        self._unmanaged: set[str] = set()  # names warned about once
 
     @staticmethod
     def _check_amount(name: str, amount: object) -> None:
-        if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
-            raise ValueError(f"amount of {name!r} (={amount!r}) must be an int >= 0")
+        if not is_amount(amount):
+            raise ValueError(f"amount of {name!r} (={amount!r}) must be a finite number >= 0")
 
-    def _validate(self, amounts: Mapping[str, int]) -> None:
+    def _validate(self, amounts: Amounts) -> Amounts:
+        """Check ``amounts``; return those of managed resources (``amounts`` itself
+        when all are managed, the common case)."""
+        unmanaged = False
         for name, amount in amounts.items():
             self._check_amount(name, amount)
-            if name not in self._capacity:
-                raise ValueError(
-                    f"unknown resource {name!r}; this manager has {sorted(self._capacity)}"
-                )
-            if amount > self._capacity[name] and not self._elastic:
+            capacity = self._capacity.get(name)
+            if capacity is None:
+                unmanaged = True
+            elif amount > capacity and not self._elastic:
                 raise ValueError(
                     f"request for {amount} of {name!r} exceeds its total capacity "
-                    f"{self._capacity[name]}: it could never be granted"
+                    f"{capacity}: it could never be granted"
                 )
+        if not unmanaged:
+            return amounts
+        for name in amounts.keys() - self._capacity.keys() - self._unmanaged:
+            self._unmanaged.add(name)
+            log.warning("resource %r is not defined by this ResourceManager (it has %s): "
+                        "treated as unlimited", name, sorted(self._capacity))
+        return {name: amount for name, amount in amounts.items() if name in self._capacity}
 
-    def _fits(self, amounts: Mapping[str, int]) -> bool:
+    # Amounts here are of managed names; one may have become unmanaged since it was
+    # queued (set_capacity with a mapping): it is then unlimited and counted nowhere.
+    def _fits(self, amounts: Amounts) -> bool:
         in_use, capacity = self._in_use, self._capacity
         for name, amount in amounts.items():
-            if in_use[name] + amount > capacity[name]:
+            if name in capacity and in_use[name] + amount > capacity[name]:
                 return False
         return True
 
-    def _take(self, amounts: Mapping[str, int]) -> None:
+    def _take(self, amounts: Amounts) -> None:
         in_use = self._in_use
         for name, amount in amounts.items():
-            in_use[name] += amount
+            if name in in_use:
+                in_use[name] += amount
 
-    def acquire_nowait(self, amounts: Mapping[str, int]) -> None:
+    def acquire_nowait(self, amounts: Amounts) -> None:
         """Take ``amounts`` now or raise :class:`ResourceUnavailable` (also when others
         are already queued: jumping the queue would break fairness)."""
-        self._validate(amounts)
+        amounts = self._validate(amounts)
         if self._waiters or not self._fits(amounts):
             raise ResourceUnavailable(
                 f"cannot take {dict(amounts)} now: in use {self._in_use}, "
@@ -111,9 +154,9 @@ class ResourceManager:
         if self._observer is not None:
             self._observer("acquire", amounts)
 
-    async def acquire(self, amounts: Mapping[str, int]) -> None:
+    async def acquire(self, amounts: Amounts) -> None:
         """Wait until ``amounts`` can be taken, in arrival order, then take them."""
-        self._validate(amounts)
+        amounts = self._validate(amounts)
         if not self._waiters and self._fits(amounts):
             self._take(amounts)
             if self._observer is not None:
@@ -138,26 +181,33 @@ class ResourceManager:
         if self._observer is not None:
             self._observer("acquire", amounts)
 
-    def release(self, amounts: Mapping[str, int]) -> None:
+    def release(self, amounts: Amounts) -> _Done:
         """Give back amounts taken earlier; wakes waiters that now fit, in order.
-        A bad release raises ``ValueError`` and changes (and reports) nothing."""
+        Unmanaged names are ignored. A bad release raises ``ValueError`` and changes
+        (and reports) nothing. Done on return; the result may be awaited."""
         in_use = self._in_use
+        unmanaged = False
         for name, amount in amounts.items():  # check all first: a bad release changes nothing
             self._check_amount(name, amount)
-            if name not in in_use:
-                raise ValueError(f"release of unknown resource {name!r}; this manager has "
-                                 f"{sorted(self._capacity)}")
-            if amount > in_use[name]:
-                raise ValueError(f"release of {amount} {name!r} exceeds the {in_use[name]} in use")
+            held = in_use.get(name)
+            if held is None:
+                unmanaged = True
+            elif amount > held:
+                raise ValueError(f"release of {amount} {name!r} exceeds the {held} in use")
+        if unmanaged:
+            amounts = {name: amount for name, amount in amounts.items() if name in in_use}
         if self._observer is not None:
             self._observer("release", amounts)
         self._give_back(amounts)
+        return _DONE
 
-    def _give_back(self, amounts: Mapping[str, int]) -> None:
+    def _give_back(self, amounts: Amounts) -> None:
         """Return checked amounts and wake whoever now fits."""
         in_use = self._in_use
         for name, amount in amounts.items():
-            in_use[name] -= amount
+            if name in in_use:
+                left = in_use[name] - amount
+                in_use[name] = left if left > 0 else 0  # no float drift below 0
         if self._waiters:
             self._wake()
 
@@ -174,12 +224,27 @@ class ResourceManager:
             self._take(amounts)
             future.set_result(None)
 
-    def set_capacity(self, name: str, amount: int) -> None:
-        """Change the capacity of ``name`` (adding it if new). Lowering it below what is
-        in use is allowed: new grants wait until enough is released."""
-        self._check_amount(name, amount)
-        self._capacity[name] = amount
-        self._in_use.setdefault(name, 0)
+    def set_capacity(self, name: str | Amounts, amount: float | None = None) -> None:
+        """``set_capacity(name, amount)``: change the capacity of ``name`` (adding it if
+        new). ``set_capacity({name: amount, ...})`` (the original's form): the whole
+        capacity becomes that mapping; names left out become unmanaged (unlimited).
+        Lowering a capacity below what is in use is allowed: new grants wait until
+        enough is released."""
+        if isinstance(name, Mapping):
+            if amount is not None:
+                raise TypeError("set_capacity(mapping) takes no amount; give the amounts "
+                                "in the mapping")
+            for key, value in name.items():
+                self._check_amount(key, value)
+            for gone in self._capacity.keys() - name.keys():
+                del self._capacity[gone], self._in_use[gone]
+            for key, value in name.items():
+                self._capacity[key] = value
+                self._in_use.setdefault(key, 0)
+        else:
+            self._check_amount(name, amount)
+            self._capacity[name] = amount  # type: ignore[assignment]
+            self._in_use.setdefault(name, 0)
         if self._waiters:
             self._wake()
 
@@ -188,10 +253,10 @@ class ResourceManager:
         """Whether requests above the current capacity wait instead of raising."""
         return self._elastic
 
-    def capacity(self, name: str) -> int:
+    def capacity(self, name: str) -> float:
         return self._capacity[name]
 
-    def in_use(self, name: str) -> int:
+    def in_use(self, name: str) -> float:
         return self._in_use[name]
 
     def waiting(self) -> int:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import inspect
 import itertools
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
+
+from ._resource_manager import is_amount
 
 __all__ = ["task", "Task", "LazyResult", "Inject", "inject", "TailCall"]
 
@@ -51,6 +53,11 @@ class Task:
             if isinstance(p.default, Inject)
         }
 
+    @property
+    def func(self) -> Callable[..., Any]:
+        """The wrapped function (the original Cascade's name for :attr:`fn`)."""
+        return self.fn
+
     def __call__(self, *args: Any, **kwargs: Any) -> "LazyResult":
         return LazyResult(self, args, kwargs)
 
@@ -75,20 +82,20 @@ class LazyResult:
         task: Task,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-        constraints: Mapping[str, int] | None = None,
+        constraints: Mapping[str, float] | None = None,
     ) -> None:
         self.task = task
         self.args = args
         self.kwargs = kwargs
-        self.constraints: dict[str, int] = dict(constraints) if constraints else {}
+        self.constraints: dict[str, float] = dict(constraints) if constraints else {}
         self.id = next(_lazy_ids)
 
-    def with_constraints(self, **amounts: int) -> "LazyResult":
+    def with_constraints(self, **amounts: float) -> "LazyResult":
         """A copy of this call that needs ``amounts`` of named resources while it runs,
-        e.g. ``.with_constraints(cpu_slot=1)``."""
+        e.g. ``.with_constraints(cpu_slot=1)`` (ints or floats, as the ResourceManager)."""
         for name, amount in amounts.items():
-            if not isinstance(amount, int) or amount < 0:
-                raise ValueError(f"constraint {name}(={amount!r}) must be an int >= 0")
+            if not is_amount(amount):
+                raise ValueError(f"constraint {name}(={amount!r}) must be a finite number >= 0")
         merged = {**self.constraints, **{k: v for k, v in amounts.items() if v}}
         return LazyResult(self.task, self.args, self.kwargs, merged)
 
@@ -96,21 +103,91 @@ class LazyResult:
         return f"<LazyResult {self.task.name}#{self.id}>"
 
 
-class TailCall:
-    """Returned by a task running on the VM: run again with new inputs.
+_ORIGINAL_KEYWORDS = ("args", "kwargs", "target_blueprint_id")
 
-    ``TailCall(n=n - 1)`` restarts the current blueprint with input ``n`` changed and
-    every other input kept. ``TailCall(n=..., target=other)`` switches to another
-    blueprint: ``target`` is a Task, a LazyResult (its literal arguments become the
-    inputs) or the name of a blueprint registered with the VM.
+
+class TailCall:
+    """Returned by a task to run again with new inputs (a tail call, no recursion).
+
+    Two spellings, one meaning (the binding rule is ``_tailcall.bind_into``):
+
+    * ours: ``TailCall(n=n - 1)`` changes input ``n`` and keeps every other input;
+      ``TailCall(x, y)`` sets the first inputs in order; ``target=`` switches to a
+      Task, a LazyResult (its literal arguments become the inputs) or the name of a
+      registered blueprint.
+    * the original Cascade's: ``TailCall(args=[...], kwargs={...},
+      target_blueprint_id="name")``, recognised when those are the only keywords
+      and ``kwargs`` is a mapping, ``args`` a list or tuple, ``target_blueprint_id`` a
+      string. A task with an input literally named like one of those keywords (or
+      ``target``) gets a ``CascadeError`` naming the ambiguity when it binds;
+      :meth:`explicit` spells every part out and is never ambiguous.
+
+    It is not a LazyResult and runs nothing by itself.
     """
 
-    __slots__ = ("args", "kwargs", "target")
+    __slots__ = ("args", "kwargs", "target", "form", "spelled")
 
-    def __init__(self, *args: Any, target: "Task | LazyResult | str | None" = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, target: "Task | LazyResult | str | None" = None,
+                 **kwargs: Any) -> None:
         self.args = args
         self.kwargs = kwargs
         self.target = target
+        self.form = "ours"
+        if kwargs and not args and ("kwargs" in kwargs or "args" in kwargs
+                                    or "target_blueprint_id" in kwargs):
+            self._maybe_original()
+
+    def _maybe_original(self) -> None:
+        """Read the keywords as the original's form when they can be nothing else."""
+        given = self.kwargs
+        if not all(k in _ORIGINAL_KEYWORDS for k in given):
+            return  # mixed with other names: ours (binding says if a name is no input)
+        values, named = given.get("args"), given.get("kwargs")
+        name = given.get("target_blueprint_id")
+        if not (isinstance(values, (list, tuple)) or values is None) \
+                or not (isinstance(named, Mapping) or named is None) \
+                or not (isinstance(name, str) or name is None):
+            return
+        if name is not None and self.target is not None:
+            raise TypeError(f"TailCall got target={self.target!r} and "
+                            f"target_blueprint_id={name!r}; give one of them")
+        self.args = tuple(values or ())
+        self.kwargs = dict(named or {})
+        self.target = name if name is not None else self.target
+        self.form = "original"
+        self.spelled = tuple(k for k in _ORIGINAL_KEYWORDS if k in given)
+
+    @classmethod
+    def explicit(cls, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None,
+                 target: "Task | LazyResult | str | None" = None) -> "TailCall":
+        """Every part spelled out, so never ambiguous: positional values, inputs by
+        name (which may be called ``kwargs``, ``args``, ``target``...) and the switch
+        target. Use it for a task whose inputs clash with the keywords."""
+        tail = cls.__new__(cls)
+        tail.args, tail.kwargs, tail.target = tuple(args), dict(kwargs or {}), target
+        tail.form = "explicit"
+        return tail
+
+    def reserved(self) -> tuple[str, ...]:
+        """The keywords this TailCall was written with that also read as input names
+        (``kwargs``, ``args``, ``target_blueprint_id`` in the original's form;
+        ``target`` in ours): a task with such an input cannot tell which was meant."""
+        if self.form == "original":
+            return self.spelled
+        if self.form == "ours" and self.target is not None:
+            return ("target",)
+        return ()
 
     def __repr__(self) -> str:
-        return f"TailCall(args={self.args!r}, kwargs={self.kwargs!r}, target={self.target!r})"
+        if self.form == "original":
+            parts = [f"{k}={v!r}" for k, v in (("args", list(self.args)), ("kwargs", self.kwargs),
+                                               ("target_blueprint_id", self.target))
+                     if k in self.spelled]
+            return f"TailCall({', '.join(parts)})"
+        if self.form == "explicit":
+            return (f"TailCall.explicit(args={self.args!r}, kwargs={self.kwargs!r}, "
+                    f"target={self.target!r})")
+        parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
+        if self.target is not None:
+            parts.append(f"target={self.target!r}")
+        return f"TailCall({', '.join(parts)})"

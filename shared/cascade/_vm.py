@@ -7,33 +7,38 @@ so a task that never awaits anything still lets other agents run (1 = every step
 fair as a hand-written ``await asyncio.sleep(0)`` loop).
 
 Two loops share this job: :meth:`VirtualMachine._run_single`, for the common blueprint
-of one call whose arguments are exactly its inputs (an agent step), and
-:meth:`VirtualMachine._run_general` for everything else. The first is the hot path.
-Per-run state lives in the locals of one ``run`` call; the VM itself holds only
-configuration and the registry of named blueprints.
+of one call whose arguments are exactly its inputs (an agent step, ``Blueprint.single``),
+and :meth:`VirtualMachine._run_general` for everything else. The first is the hot path.
+Per-run state lives in the locals of one ``run`` call (its register file); the VM
+itself holds only configuration and the registry of named blueprints.
 
 The VM is given its collaborators (a compile function, the bus, the optional
 ResourceManager) and knows nothing of the Engine that builds it: the import runs one
-way, ``_engine`` -> ``_vm``. How a TailCall's values bind to inputs is
-:mod:`._tailcall`'s rule; the hot loop inlines only its all-keywords-valid case.
+way, ``_engine`` -> ``_vm``. Standing alone (``VirtualMachine()``, the original
+Cascade's way) it compiles switch targets itself and runs hand-built or compiled
+blueprints with :meth:`VirtualMachine.execute`. How a TailCall's values bind to inputs
+is :mod:`._tailcall`'s rule; the hot loop inlines only its all-keywords-valid case.
 """
 
 from __future__ import annotations
 
+import itertools
 import types
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence
 
-from ._blueprint import CONST, REG, Blueprint, Instruction
+from ._blueprint import Blueprint, BlueprintBuilder, Call, Literal, Register
 from ._bus import MessageBus, TaskFinished, TaskStarted
-from ._errors import CascadeError, TaskError
+from ._errors import CascadeError, TaskError, task_failure
 from ._invoke import invoke
 from ._resource_manager import ResourceManager
-from ._resources import open_resource
+from ._resources import RunResources, open_resource
 from ._run_context import RunContext
-from ._tailcall import bind, bind_into
+from ._tailcall import bind, bind_into, check_reserved
 from ._task import Inject, LazyResult, Task, TailCall
 
 __all__ = ["VirtualMachine"]
+
+_run_ids = itertools.count(1)
 
 
 @types.coroutine
@@ -42,57 +47,81 @@ def _yield_to_loop() -> Any:
     yield
 
 
-def _is_single_call(bp: Blueprint) -> bool:
-    if len(bp.instructions) != 1:
-        return False
-    ins = bp.instructions[0]
-    n = len(bp.input_names)
-    return not ins.kwargs and ins.args == tuple((REG, i) for i in range(n))
+def _compile_template(target: LazyResult | Task) -> Blueprint:
+    return BlueprintBuilder().build(target, template=True)
 
 
 class VirtualMachine:
     """Runs blueprints; safe for any number of concurrent runs.
 
     ``compile_target`` turns a TailCall's Task or LazyResult target into a blueprint
-    (the Engine passes its cached ``Engine.compile``); ``bus`` receives task events;
-    ``resource_manager`` grants the calls' constraints (None: constraints are ignored,
-    as on the graph path). It does not open or close a run's resources: the caller's
-    :class:`RunContext` does.
+    (the Engine passes its cached ``Engine.compile``; alone, the VM compiles each in
+    template mode); ``bus`` receives task events; ``resource_manager`` grants the calls'
+    constraints (None: constraints are ignored, as on the graph path). It does not
+    open or close a run's resources: the caller's :class:`RunContext` does.
     """
 
-    def __init__(self, compile_target: Callable[[LazyResult | Task], Blueprint], *,
-                 bus: MessageBus | None = None, resource_manager: ResourceManager | None = None,
+    def __init__(self, compile_target: Callable[[LazyResult | Task], Blueprint] | None = None,
+                 *, bus: MessageBus | None = None,
+                 resource_manager: ResourceManager | None = None,
                  yield_every: int = 1) -> None:
         if not isinstance(yield_every, int) or yield_every < 1:
             raise ValueError(f"yield_every(={yield_every!r}) must be an int >= 1")
-        self.compile_target = compile_target
+        self.compile_target = compile_target or _compile_template
         self.bus = bus if bus is not None else MessageBus()
         self.resource_manager = resource_manager
         self.yield_every = yield_every
         self._registry: dict[str, Blueprint] = {}
 
-    def register(self, name: str, blueprint: Blueprint) -> None:
-        """Make ``blueprint`` reachable as ``TailCall(target=name)``."""
+    def register_blueprint(self, name: str, blueprint: Blueprint) -> None:
+        """Make ``blueprint`` reachable as ``TailCall(target=name)`` (the original's
+        ``target_blueprint_id=name``)."""
+        if not isinstance(blueprint, Blueprint):
+            raise TypeError(f"register_blueprint({name!r}, ...) takes a Blueprint, got "
+                            f"{blueprint!r}; compile it with BlueprintBuilder().build(...)")
         self._registry[name] = blueprint
 
-    async def run(self, bp: Blueprint, inputs: list[Any], ctx: RunContext) -> Any:
-        """Run ``bp`` with ``inputs`` until a step returns something that is not a
-        TailCall (or LazyResult); that value is the run's result."""
+    async def execute(self, blueprint: Blueprint, initial_args: Sequence[Any] | None = None,
+                      initial_kwargs: Mapping[str, Any] | None = None) -> Any:
+        """Run ``blueprint`` on its own (the original Cascade's entry point): inputs
+        from ``initial_args`` (positional inputs, in order) and ``initial_kwargs`` (by
+        name), bound by the TailCall rule; a compiled blueprint's other inputs take
+        their defaults. A failing task raises its own exception, with a note naming
+        it. Resources: none are registered here (``inject`` needs an Engine)."""
+        start = TailCall.explicit(initial_args or (), initial_kwargs)
+        overrides = bind(start, blueprint.input_args, blueprint.input_kwargs, blueprint.name)
+        registers = blueprint.initial_registers(None, overrides)
+        ctx = RunContext(next(_run_ids), RunResources({}))
+        try:
+            return await self.run(blueprint, registers, ctx)
+        except TaskError as exc:
+            failure = exc
+        finally:
+            await ctx.resources.close()
+        raise task_failure(failure, f"VirtualMachine.execute of {blueprint.name}")
+
+    async def run(self, bp: Blueprint, registers: list[Any], ctx: RunContext) -> Any:
+        """Run ``bp`` from ``registers`` (its register file, e.g.
+        ``bp.initial_registers(target)``) until a step returns something that is not a
+        TailCall (or LazyResult); that value is the run's result. A failing task is a
+        :class:`TaskError` (``Engine.run`` and :meth:`execute` unwrap it)."""
         while True:
-            task_scoped = await self._open_run_inputs(bp, inputs, ctx)
-            if not task_scoped and not self.bus.listening_tasks and _is_single_call(bp):
-                switch = await self._run_single(bp, inputs)
+            task_scoped = await self._open_run_inputs(bp, registers, ctx)
+            if bp.single and not task_scoped and not self.bus.listening_tasks:
+                switch = await self._run_single(bp, registers)
             else:
-                switch = await self._run_general(bp, inputs, ctx)
+                switch = await self._run_general(bp, registers, ctx)
             if not isinstance(switch, _Switch):
                 return switch
-            bp, inputs = self._switch(bp, inputs, switch.tail)
+            bp, registers = self._switch(bp, registers, switch.tail)
 
     # -- the hot loop -------------------------------------------------------------
-    async def _run_single(self, bp: Blueprint, inputs: list[Any]) -> Any:
+    async def _run_single(self, bp: Blueprint, registers: list[Any]) -> Any:
         ins = bp.instructions[0]
-        fn, is_async, name = ins.task.fn, ins.task.is_async, ins.task.name
-        index = bp.input_index
+        fn, is_async, name = ins.func, ins.is_async, ins.task_name
+        n = len(bp.input_kwargs)
+        inputs = registers[:n]  # the call's arguments, in order (Blueprint.single)
+        index, positional, reserved = bp.input_kwargs, bp.input_args, bp.reserved
         manager = self.resource_manager
         constraints = ins.constraints if (ins.constraints and manager is not None) else None
         yield_every = self.yield_every
@@ -113,18 +142,20 @@ class VirtualMachine:
                         manager.release(constraints)  # type: ignore[union-attr]
                 if type(result) is not TailCall:
                     if isinstance(result, LazyResult):
-                        return _Switch(TailCall(target=result))
+                        registers[:n] = inputs
+                        return _Switch(TailCall.explicit(target=result))
                     return result
                 if result.target is not None:
+                    registers[:n] = inputs
                     return _Switch(result)
-                if result.args:  # positional values: the rule, uninlined
-                    bind_into(inputs, result, bp.input_names, index, bp.name)
+                if result.args or reserved:  # positional values or a possible clash: the rule
+                    bind_into(inputs, result, positional, index, name)
                 elif result.kwargs:  # the rule's common case, inlined
                     try:
                         for key, value in result.kwargs.items():
                             inputs[index[key]] = value
                     except KeyError:  # not an input: the rule raises its error
-                        bind_into(inputs, result, bp.input_names, index, bp.name)
+                        bind_into(inputs, result, positional, index, name)
                 countdown -= 1
                 if not countdown:
                     countdown = yield_every
@@ -135,88 +166,101 @@ class VirtualMachine:
             raise TaskError(name, exc) from exc
 
     # -- the general loop ---------------------------------------------------------
-    async def _run_general(self, bp: Blueprint, inputs: list[Any], ctx: RunContext) -> Any:
-        n_in = len(inputs)
-        regs = inputs + [None] * (bp.n_registers - n_in)
+    async def _run_general(self, bp: Blueprint, regs: list[Any], ctx: RunContext) -> Any:
+        inputs = {*bp.input_args, *bp.input_kwargs.values()}
+        scratch = [i for i in range(bp.register_count) if i not in inputs]
+        last = bp.instructions[-1]
         countdown = self.yield_every
         bus = self.bus
         while True:
             for ins in bp.instructions:
+                if not isinstance(ins, Call):
+                    raise CascadeError(f"unknown instruction {ins!r}; the VM runs Call instructions")
                 if bus.listening_tasks:
-                    bus.publish(TaskStarted(ctx.run_id, ins.task.name))
-                regs[ins.out] = await self._call(ins, regs, ctx)
+                    bus.publish(TaskStarted(ctx.run_id, ins.task_name))
+                value = regs[ins.output.index] = await self._call(ins, regs, ctx)
                 if bus.listening_tasks:
-                    bus.publish(TaskFinished(ctx.run_id, ins.task.name, True))
-                if type(regs[ins.out]) is TailCall and ins is not bp.instructions[-1]:
-                    raise CascadeError(f"task {ins.task.name!r} returned a TailCall but is not "
+                    bus.publish(TaskFinished(ctx.run_id, ins.task_name, True))
+                if type(value) is TailCall and ins is not last:
+                    raise CascadeError(f"task {ins.task_name!r} returned a TailCall but is not "
                                        f"the root of its blueprint; only the root may tail-call")
-            result = regs[bp.instructions[-1].out]
+            result = regs[last.output.index]
             if type(result) is not TailCall:
                 if isinstance(result, LazyResult):
-                    return _Switch(TailCall(target=result))
+                    return _Switch(TailCall.explicit(target=result))
                 return result
             if result.target is not None:
-                inputs[:] = regs[:n_in]
                 return _Switch(result)
-            bind_into(regs, result, bp.input_names, bp.input_index, bp.name)
-            for i in range(n_in, bp.n_registers):
+            bind_into(regs, result, bp.input_args, bp.input_kwargs, bp.name)
+            for i in scratch:
                 regs[i] = None
             countdown -= 1
             if not countdown:
                 countdown = self.yield_every
                 await _yield_to_loop()
 
-    async def _call(self, ins: Instruction, regs: list[Any], ctx: RunContext) -> Any:
+    async def _call(self, ins: Call, regs: list[Any], ctx: RunContext) -> Any:
         opened: list[tuple[Any, Any]] = []
 
         async def arguments() -> tuple[list[Any], dict[str, Any]]:
             args = [await self._operand(op, regs, ctx, opened) for op in ins.args]
-            kwargs = {k: await self._operand(op, regs, ctx, opened) for k, op in ins.kwargs}
+            kwargs = {k: await self._operand(op, regs, ctx, opened) for k, op in ins.kwargs.items()}
             return args, kwargs
 
-        return await invoke(ins.task, arguments, self.resource_manager, ins.constraints, opened)
+        return await invoke(ins.func, ins.is_async, ins.task_name, arguments,
+                            self.resource_manager, ins.constraints or {}, opened)
 
-    async def _operand(self, op: tuple[int, Any], regs: list[Any], ctx: RunContext,
+    @staticmethod
+    async def _operand(op: Any, regs: list[Any], ctx: RunContext,
                        opened: list[tuple[Any, Any]]) -> Any:
-        kind, value = op
-        if kind == REG:
-            value = regs[value]
+        kind = type(op)
+        if kind is Register:
+            value = regs[op.index]
             if type(value) is not Inject:
                 return value
-            value = value.name  # a root input defaulting to a task-scoped inject(...)
-        elif kind == CONST:
-            return value
-        provider = ctx.resources.provider(value)
+            name = value.name  # a root input defaulting to a task-scoped inject(...)
+        elif kind is Literal:
+            return op.value
+        elif kind is Inject:
+            name = op.name
+        else:
+            raise CascadeError(f"unknown operand {op!r}; a Call reads Register, Literal "
+                               f"or Inject operands")
+        provider = ctx.resources.provider(name)
         if provider.scope == "run":
-            return await ctx.resources.get_run_scoped(value)
+            return await ctx.resources.get_run_scoped(name)
         gen, live = await open_resource(provider)
         opened.append((provider, gen))
         return live
 
     @staticmethod
-    async def _open_run_inputs(bp: Blueprint, inputs: list[Any], ctx: RunContext) -> bool:
+    async def _open_run_inputs(bp: Blueprint, regs: list[Any], ctx: RunContext) -> bool:
         """Put the run's instance of each run-scoped resource a root input defaults to
         into that input's register. True when some input defaults to a task-scoped
         resource instead (opened per call: only the general loop does that)."""
         task_scoped = False
         for register, name in bp.input_injects.items():
+            if type(regs[register]) is not Inject:
+                continue  # given a value
             if ctx.resources.provider(name).scope == "run":
-                inputs[register] = await ctx.resources.get_run_scoped(name)
+                regs[register] = await ctx.resources.get_run_scoped(name)
             else:
                 task_scoped = True
         return task_scoped
 
     # -- switching blueprint ----------------------------------------------------------
-    def _switch(self, bp: Blueprint, inputs: list[Any], tail: TailCall) -> tuple[Blueprint, list[Any]]:
-        """The blueprint and inputs a TailCall with a target continues with. Inputs the
-        TailCall does not name keep their values by name across the switch (except for
-        a LazyResult target, whose literal arguments are the inputs)."""
+    def _switch(self, bp: Blueprint, regs: list[Any], tail: TailCall) -> tuple[Blueprint, list[Any]]:
+        """The blueprint and register file a TailCall with a target continues with.
+        Inputs the TailCall does not name keep their values by name across the switch
+        (except for a LazyResult target, whose literal arguments are the inputs)."""
+        check_reserved(tail, bp.input_kwargs, bp.name)
         target = tail.target
         new = self._target_blueprint(target)
-        overrides = bind(tail, new.input_names, new.name, new.input_index)
+        overrides = bind(tail, new.input_args, new.input_kwargs, new.name)
         if isinstance(target, LazyResult):
-            return new, _initial_inputs(new, target, overrides, None)
-        return new, _initial_inputs(new, None, overrides, dict(zip(bp.input_names, inputs)))
+            return new, _initial_registers(new, target, overrides, None)
+        carried = {name: regs[i] for name, i in bp.input_kwargs.items()}
+        return new, _initial_registers(new, None, overrides, carried)
 
     def _target_blueprint(self, target: Any) -> Blueprint:
         if isinstance(target, (LazyResult, Task)):
@@ -231,12 +275,12 @@ class VirtualMachine:
                            f"name, got {target!r}")
 
 
-def _initial_inputs(bp: Blueprint, target: LazyResult | None, overrides: dict[str, Any],
-                    carried: dict[str, Any] | None) -> list[Any]:
-    """``bp.initial_inputs`` for a TailCall switch: a missing value is the TailCall's
-    fault, so it is a CascadeError naming it, not a TypeError."""
+def _initial_registers(bp: Blueprint, target: LazyResult | None, overrides: dict[int, Any],
+                       carried: dict[str, Any] | None) -> list[Any]:
+    """``bp.initial_registers`` for a TailCall switch: a missing value is the
+    TailCall's fault, so it is a CascadeError naming it, not a TypeError."""
     try:
-        return bp.initial_inputs(target, overrides, carried)
+        return bp.initial_registers(target, overrides, carried)
     except TypeError as exc:
         raise CascadeError(f"TailCall to {bp.name}(): {exc}") from None
 
