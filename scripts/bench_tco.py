@@ -24,14 +24,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import platform
-import statistics
 import sys
-import time
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from shared import cascade as cs
+from shared.countdown_timing import Runner, measure
 
 VM_TARGET = 1.5      # vm per-step time / raw-loop per-step time must be <= this
 HEAVY_TARGET = 30.0  # heavy-graph per-step time / vm per-step time must be >= this
@@ -72,7 +70,6 @@ async def raw_loop(n: int) -> str:
 
 
 # -- measuring ----------------------------------------------------------------------
-Runner = Callable[[int], Awaitable[Any]]
 
 
 def variants() -> dict[str, Runner]:
@@ -95,33 +92,10 @@ LABELS = {
 }
 
 
-def time_once(runner: Runner, steps: int) -> float:
-    """Seconds for one run of ``steps`` steps, in a fresh event loop."""
-
-    async def timed() -> float:
-        start = time.perf_counter()
-        result = await runner(steps)
-        elapsed = time.perf_counter() - start
-        if result != "done":
-            raise RuntimeError(f"countdown returned {result!r}")
-        return elapsed
-
-    gc.collect()
-    return asyncio.run(timed())
-
-
-def measure(steps: int, graph_steps: int, repeats: int) -> dict[str, tuple[int, float]]:
-    """name -> (steps, median seconds). Variants are interleaved within each repeat so
-    that load from other processes hits them all alike."""
-    runners = variants()
-    n_steps = {name: graph_steps if name in ("bare", "heavy") else steps for name in runners}
-    for name, runner in runners.items():  # warm up: compile blueprints, fill caches
-        time_once(runner, min(1000, n_steps[name]))
-    times: dict[str, list[float]] = {name: [] for name in runners}
-    for _ in range(repeats):
-        for name, runner in runners.items():
-            times[name].append(time_once(runner, n_steps[name]))
-    return {name: (n_steps[name], statistics.median(ts)) for name, ts in times.items()}
+def measure_all(steps: int, graph_steps: int, repeats: int) -> dict[str, tuple[int, float]]:
+    """name -> (steps, median seconds); the graph variants run ``graph_steps``."""
+    return measure({name: (runner, graph_steps if name in ("bare", "heavy") else steps)
+                    for name, runner in variants().items()}, repeats)
 
 
 def report(results: dict[str, tuple[int, float]], repeats: int) -> bool:
@@ -161,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.steps < 1 or args.repeats < 1:
         parser.error("--steps and --repeats must be >= 1")
     graph_steps = args.graph_steps or max(1, args.steps // 10)
-    met = report(measure(args.steps, graph_steps, args.repeats), args.repeats)
+    met = report(measure_all(args.steps, graph_steps, args.repeats), args.repeats)
     return 0 if met or not args.strict else 1
 
 

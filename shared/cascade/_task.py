@@ -104,6 +104,7 @@ class LazyResult:
 
 
 _ORIGINAL_KEYWORDS = ("args", "kwargs", "target_blueprint_id")
+_KWARGS_ONLY = ("kwargs",)
 
 
 class TailCall:
@@ -125,37 +126,49 @@ class TailCall:
     It is not a LazyResult and runs nothing by itself.
     """
 
-    __slots__ = ("args", "kwargs", "target", "form", "spelled")
+    __slots__ = ("args", "kwargs", "target", "_form", "spelled")
+
+    @property
+    def form(self) -> str:
+        """How it was written: "ours", "original" or "explicit"."""
+        return getattr(self, "_form", "ours")
 
     def __init__(self, *args: Any, target: "Task | LazyResult | str | None" = None,
                  **kwargs: Any) -> None:
         self.args = args
-        self.kwargs = kwargs
         self.target = target
-        self.form = "ours"
-        if kwargs and not args and ("kwargs" in kwargs or "args" in kwargs
-                                    or "target_blueprint_id" in kwargs):
-            self._maybe_original()
-
-    def _maybe_original(self) -> None:
-        """Read the keywords as the original's form when they can be nothing else."""
-        given = self.kwargs
-        if not all(k in _ORIGINAL_KEYWORDS for k in given):
-            return  # mixed with other names: ours (binding says if a name is no input)
-        values, named = given.get("args"), given.get("kwargs")
-        name = given.get("target_blueprint_id")
-        if not (isinstance(values, (list, tuple)) or values is None) \
-                or not (isinstance(named, Mapping) or named is None) \
-                or not (isinstance(name, str) or name is None):
+        if "kwargs" in kwargs:
+            named = kwargs["kwargs"]
+            if type(named) is dict and len(kwargs) == 1 and not args:  # the original's, cheaply
+                self.kwargs, self._form, self.spelled = named, "original", _KWARGS_ONLY
+                return
+            if not args and self._read_original(kwargs):
+                return
+        elif ("args" in kwargs or "target_blueprint_id" in kwargs) and not args \
+                and self._read_original(kwargs):
             return
+        self.kwargs = kwargs  # ours: ``form`` left unset (reads "ours"), one store fewer per step
+
+    def _read_original(self, given: dict[str, Any]) -> bool:
+        """Take ``given`` as the original's form if it can be nothing else (see the
+        class docstring); False leaves it to be read as ours."""
+        named = given.get("kwargs")
+        values, name = given.get("args"), given.get("target_blueprint_id")
+        if any(k not in _ORIGINAL_KEYWORDS for k in given) \
+                or not (values is None or isinstance(values, (list, tuple))) \
+                or not (named is None or isinstance(named, Mapping)) \
+                or not (name is None or isinstance(name, str)):
+            return False  # mixed with other names, or other types: ours
         if name is not None and self.target is not None:
             raise TypeError(f"TailCall got target={self.target!r} and "
                             f"target_blueprint_id={name!r}; give one of them")
         self.args = tuple(values or ())
         self.kwargs = dict(named or {})
-        self.target = name if name is not None else self.target
-        self.form = "original"
+        if name is not None:
+            self.target = name
+        self._form = "original"
         self.spelled = tuple(k for k in _ORIGINAL_KEYWORDS if k in given)
+        return True
 
     @classmethod
     def explicit(cls, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None,
@@ -165,7 +178,7 @@ class TailCall:
         target. Use it for a task whose inputs clash with the keywords."""
         tail = cls.__new__(cls)
         tail.args, tail.kwargs, tail.target = tuple(args), dict(kwargs or {}), target
-        tail.form = "explicit"
+        tail._form = "explicit"
         return tail
 
     def reserved(self) -> tuple[str, ...]:
