@@ -52,7 +52,10 @@ def run(
     grid: str = typer.Option("{}x{}".format(*DEFAULTS["grid"]), "--grid", "-g",
                              help="grid size WxH, or N for NxN (one agent per cell)"),
     period: float = typer.Option(DEFAULTS["period"],
-                                 help="flash period P in seconds (> 0.1, the fixed reset jitter)"),
+                                 help="flash period P in seconds (> the reset jitter --jitter)"),
+    jitter: float = typer.Option(DEFAULTS["reset_jitter"], "--jitter",
+                                 help="reset jitter J in seconds: after a flash the phase restarts "
+                                      "uniformly in [0, J); 0 restarts it at exactly 0"),
     nudge: float = typer.Option(DEFAULTS["nudge"], help="phase advance ε (seconds) per neighbour flash"),
     refractory: Optional[float] = typer.Option(
         DEFAULTS["refractory"],
@@ -95,7 +98,8 @@ def run(
         raise typer.Exit(2)
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     options: dict[str, Any] = dict(
-        grid=_grid(grid), period=period, nudge=nudge, refractory=refractory, duration=duration,
+        grid=_grid(grid), period=period, reset_jitter=jitter, nudge=nudge, refractory=refractory,
+        duration=duration,
         seed=seed, fps=fps, log_dir=log_dir, init=init, kicks=_kicks(kick),
         trace_signals=trace_signals, trace_quota=trace_quota, transport=transport, limit=limit,
         show_shards=show_shards, view_fps=view_fps)

@@ -86,9 +86,13 @@ class RunConfig:
         if self.limit is not None and (not isinstance(self.limit, int) or not 1 <= self.limit < MAX_LIMIT):
             raise ConfigError(f"--limit {self.limit}: must be within [1, 2**63) "
                               f"(leave it out for no quota)")
+        if not (isinstance(self.reset_jitter, (int, float)) and math.isfinite(self.reset_jitter)
+                and self.reset_jitter >= 0):
+            raise ConfigError(f"--jitter {self.reset_jitter}: must be >= 0 seconds (and < --period)")
         if not (isinstance(self.period, (int, float)) and self.period > self.reset_jitter):
             raise ConfigError(f"--period {self.period}: must be > {self.reset_jitter} s "
-                              f"(the reset jitter: a flash resets the phase into [0, {self.reset_jitter}))")
+                              f"(the reset jitter --jitter: a flash resets the phase into "
+                              f"[0, {self.reset_jitter}))")
         try:
             self.params()
         except ValueError as exc:

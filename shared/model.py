@@ -17,6 +17,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from . import streams
+
 __all__ = ["FireflyParams", "initial_phases", "INIT_MODES"]
 
 INIT_MODES = ("random", "zero")
@@ -70,12 +72,13 @@ def initial_phases(n_cells: int, params: FireflyParams, init: str = "random",
                    kicks: Sequence[int] = ()) -> np.ndarray:
     """Initial phase of every cell of the grid (global cell id order).
 
-    Drawn from the run's seed over the whole grid, so a cell starts with the same
-    phase whatever the number of shards. ``kicks`` start at φ = P: they flash as soon
-    as the run starts.
+    "random": uniform on [0, P), cell c's from the counter-based stream
+    (seed, ``streams.PHASE``, c), so a cell starts with the same phase whatever the
+    number of shards. ``kicks`` start at φ = P: they flash as soon as the run starts.
     """
     if init == "random":
-        phases = np.random.default_rng(params.seed).uniform(0.0, params.period, n_cells)
+        keys = streams.stream_keys(params.seed, streams.PHASE, np.arange(n_cells))
+        phases = streams.units(keys, 0) * params.period
     elif init == "zero":
         phases = np.zeros(n_cells)
     else:

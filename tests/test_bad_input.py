@@ -38,6 +38,9 @@ def _invoke(*args: str, tmp_path: Path) -> Any:
     # once refused naming reset_jitter, which no option sets
     (("--period", "0.1"), "--period 0.1: must be > 0.1 s (the reset jitter"),
     (("--workers", "1000", "--grid", "100"), "--workers 1000: at most 256"),
+    (("--jitter", "-0.5"), "--jitter -0.5: must be >= 0 seconds (and < --period)"),
+    (("--jitter", "nan"), "--jitter nan: must be >= 0 seconds"),
+    (("--jitter", "5", "--period", "5"), "--period 5.0: must be > 5.0 s (the reset jitter --jitter"),
 ])
 def test_out_of_range_options_are_one_line_and_exit_2(args, message, tmp_path):
     result = _invoke(*args, tmp_path=tmp_path)

@@ -17,7 +17,8 @@ from collections import Counter
 from dataclasses import dataclass
 
 from shared import cascade as cs
-from shared.cascade import Connector, Engine, LocalExecutor, MessageBus, NativeSolver, ResourceManager, TailCall
+from shared.cascade import (Connector, Engine, LocalExecutor, MessageBus, NativeSolver,
+                            ResourceManager, TailCall)
 
 PERIOD, REFRACTORY, NUDGE, JITTER = 1.0, 0.2, 0.02, 0.1
 RNG = random.Random(20240611)  # the original calls random.uniform; seeded here

@@ -16,7 +16,6 @@ the shard and its Engine (``worker.shard.build_shard``).
 
 from __future__ import annotations
 
-import random
 from array import array
 from typing import Any, Callable, Sequence
 
@@ -24,6 +23,7 @@ import numpy as np
 
 from shared import cascade as cs
 from shared.clock import PREEMPTED, Clock
+from shared import streams
 from shared.model import FireflyParams
 from shared.partition import ShardLayout
 
@@ -63,7 +63,11 @@ class ShardAgents:
         # phase(t) = t - epoch, agents start at t = 0 with their initial phase.
         self.epoch = array("d", (-float(p) for p in initial_phase))
         self.epoch_view = np.frombuffer(self.epoch, dtype=np.float64)
-        self.rng = random.Random(params.seed * 1_000_003 + layout.shard.index)
+        # The reset jitter after a cell's k-th flash is the k-th number of its own
+        # counter-based stream: the same whichever shard holds the cell.
+        self.jitter_keys = streams.stream_keys(params.seed, streams.JITTER,
+                                               np.asarray(layout.cells)).tolist()
+        self.flash_count = array("q", bytes(8 * n))
         self.flashed: list[int] = []  # local indices flashed since the last frame
 
     def due(self, i: int) -> float:
@@ -80,7 +84,9 @@ class ShardAgents:
         self.metrics.flash_lateness.record((now - t_due) * 1000.0)
         # The phase after a flash is U(0, jitter), counted from the due moment so the
         # model's time stays exact whatever the processing lateness.
-        self.epoch[i] = t_due - self.rng.random() * self.jitter
+        k = self.flash_count[i]
+        self.flash_count[i] = k + 1
+        self.epoch[i] = t_due - streams.unit(self.jitter_keys[i], k) * self.jitter
         counters = self.counters
         counters.flashes += 1
         self.flashed.append(i)
