@@ -69,7 +69,10 @@ def run(
                                        "stdout is not a terminal)"),
     log_dir: str = typer.Option(DEFAULTS["log_dir"], "--log-dir",
                                 help="each run writes a new run directory inside this one"),
-    init: str = typer.Option(DEFAULTS["init"], help="initial phases: random (uniform in [0, P)) or zero"),
+    init: str = typer.Option(DEFAULTS["init"],
+                             help="initial phases: random (uniform in [0, P), per-cell streams), "
+                                  "zero, or FILE (.npy or .csv: one phase in [0, P) per cell in "
+                                  "cell order y*W+x, or an HxW table)"),
     kick: str = typer.Option(",".join(map(str, DEFAULTS["kicks"])),
                              help="cells (comma-separated ids y*W+x) that start at phase P: they flash first"),
     trace_signals: bool = typer.Option(DEFAULTS["trace_signals"], "--trace-signals",

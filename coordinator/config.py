@@ -16,8 +16,10 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
 from shared.grid import Grid
-from shared.model import INIT_MODES, FireflyParams
+from shared.model import INIT_FILE, INIT_MODES, FireflyParams, load_phases
 from shared.shard_config import ShardConfig
 
 from . import capacity
@@ -104,7 +106,10 @@ class RunConfig:
         if not (math.isfinite(self.report_interval) and 0.05 <= self.report_interval <= 3600):
             raise ConfigError(f"report interval {self.report_interval}: must be within [0.05, 3600] s")
         if self.init not in INIT_MODES:
-            raise ConfigError(f"--init {self.init!r}: must be one of {', '.join(INIT_MODES)}")
+            try:
+                self.given_phases()
+            except ValueError as exc:
+                raise ConfigError(f"--init {exc}") from None
         for cell in self.kicks:
             if not 0 <= cell < grid.cells:
                 raise ConfigError(f"--kick {cell}: not a cell of the {grid.cells}-cell grid (0..{grid.cells - 1})")
@@ -137,6 +142,12 @@ class RunConfig:
     def agents(self) -> int:
         return self.grid[0] * self.grid[1]
 
+    def given_phases(self) -> np.ndarray | None:
+        """The phases of ``--init FILE`` (checked), or None for random and zero."""
+        if self.init in INIT_MODES:
+            return None
+        return load_phases(self.init, self.grid, self.period)
+
     def params(self) -> FireflyParams:
         return FireflyParams(self.period, self.nudge, self.refractory, self.reset_jitter, self.seed)
 
@@ -146,7 +157,8 @@ class RunConfig:
         inbox binds (``inbox``) and the quota lease time (``lease_s``)."""
         return ShardConfig(
             shard=shard, workers=self.workers, grid=(self.grid[0], self.grid[1]), params=self.params(),
-            init=self.init, kicks=tuple(self.kicks), run_dir=run_dir, inbox=inbox, fps=self.fps,
+            init=self.init if self.init in INIT_MODES else INIT_FILE, kicks=tuple(self.kicks),
+            run_dir=run_dir, inbox=inbox, fps=self.fps,
             report_interval=self.report_interval, heartbeat_timeout=self.heartbeat_timeout,
             yield_every=self.yield_every, limit=self.limit, lease_s=lease_s,
             trace_signals=self.trace_signals, trace_quota=self.trace_quota)

@@ -29,11 +29,13 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import msgpack
+import numpy as np
 import psutil
 import zmq
 
 from shared.partition import Shard, ShardLayout
-from shared.runlog.schema import COORDINATOR_LOG, RUN_JSON, SCHEMA_VERSION, SUMMARY_JSON
+from shared.runlog.schema import (COORDINATOR_LOG, INIT_NPY, RUN_JSON, SCHEMA_VERSION,
+                                  SUMMARY_JSON)
 
 from .config import RunConfig
 
@@ -197,6 +199,18 @@ class RunRecords:
             write_json(self.run_dir / RUN_JSON, record)
         except OSError as exc:
             raise OSError(f"{self.run_dir / RUN_JSON}: cannot write it: {exc.strerror}") from None
+
+    def write_phases(self, phases: np.ndarray) -> None:
+        """Write the ``--init FILE`` phases as INIT_NPY (whole, then renamed: a worker
+        never reads half a file)."""
+        path = self.run_dir / INIT_NPY
+        partial = path.with_name(path.name + ".partial")
+        try:
+            with open(partial, "wb") as f:
+                np.save(f, np.asarray(phases, dtype=np.float64), allow_pickle=False)
+            os.replace(partial, path)
+        except OSError as exc:
+            raise OSError(f"{path}: cannot write it: {exc.strerror}") from None
 
     def write_interval(self, record: Mapping[str, Any]) -> None:
         self._intervals.write(record)

@@ -120,6 +120,9 @@ class Session:
                     with self._signals_handled():
                         try:
                             records.write_run(run_record(cfg, run_dir, shards, shard_layouts(grid, shards)))
+                            given = cfg.given_phases()  # --init FILE: every worker reads this copy
+                            if given is not None:
+                                records.write_phases(given)
                             await self._launch_and_run(stack, records, aggregator, desk, view, receivers)
                         except (SetupError, OSError) as exc:  # OSError: e.g. a full disk; the
                             self._failed(str(exc))                # message names the file

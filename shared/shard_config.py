@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
 from .grid import Grid
-from .model import INIT_MODES, FireflyParams
+from .model import INIT_FILE, INIT_MODES, FireflyParams
 
 __all__ = ["ShardConfig", "ShardConfigError"]
 
@@ -60,8 +60,9 @@ class ShardConfig:
             raise ShardConfigError(f"grid(={self.grid!r}): {exc}") from None
         if not isinstance(self.params, FireflyParams):
             raise ShardConfigError(f"params(={self.params!r}) must be FireflyParams")
-        if not isinstance(self.init, str) or self.init not in INIT_MODES:
-            raise ShardConfigError(f"init(={self.init!r}) must be one of {INIT_MODES}")
+        if not isinstance(self.init, str) or self.init not in (*INIT_MODES, INIT_FILE):
+            raise ShardConfigError(f"init(={self.init!r}) must be one of "
+                                   f"{(*INIT_MODES, INIT_FILE)}")
         if not isinstance(self.kicks, tuple):
             raise ShardConfigError(f"kicks(={self.kicks!r}) must be a tuple of cell ids")
         for cell in self.kicks:

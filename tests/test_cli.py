@@ -36,7 +36,7 @@ def _invoke(*args: str, tmp_path: Path) -> Any:
     (("--grid", "0x5",), "--grid"),
     (("--duration", "-1",), "--duration -1.0: must be >= 0"),
     (("--fps", "0",), "--fps 0.0"),
-    (("--init", "sorted",), "--init 'sorted'"),
+    (("--init", "sorted",), "--init sorted: give a .npy or .csv file (or random or zero)"),
     (("--kick", "400", "--grid", "10"), "--kick 400: not a cell"),
     (("--kick", "a,b",), "give cell ids separated by commas"),
     (("--limit", "0",), "--limit 0: must be within [1, 2**63)"),
@@ -52,7 +52,7 @@ def test_help_explains_the_options():
     result = CliRunner().invoke(cli.app, ["--help"])
     assert result.exit_code == 0
     for option in ("--workers", "--grid", "--period", "--nudge", "--refractory", "--duration",
-                   "--seed", "--fps", "--headless", "--log-dir", "--limit"):
+                   "--seed", "--fps", "--headless", "--log-dir", "--limit", "--jitter", "--init"):
         assert option in result.output
     assert "default: the number of" in result.output  # not a number fixed at import time
     assert "[default: 64x64]" in result.output and "[default: 2.0]" in result.output

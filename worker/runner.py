@@ -36,6 +36,7 @@ import logging
 import os
 import signal
 import time
+from pathlib import Path
 from dataclasses import dataclass
 from typing import IO, Any, Iterable
 
@@ -46,7 +47,7 @@ from shared.clock import RealTimeClock
 from shared.credentials import Credentials
 from shared.curve import KeyRing, client, guarding, server
 from shared.grid import Grid
-from shared.model import initial_phases
+from shared.model import INIT_FILE, initial_phases, load_phases
 from shared.quota import Request, Return
 from shared.runlog import schema
 from shared.senders import curve_identity
@@ -225,7 +226,11 @@ class Worker:
         creds = self.opts.credentials
         self.outbox = EdgeOutbox(self.ctx, self.loop, layout, self.opts.token, self.metrics,
                                  keys=creds.keys if creds.curve else None)
-        phases = initial_phases(grid.cells, config.params, config.init, config.kicks)
+        given = None
+        if config.init == INIT_FILE:  # checked by the coordinator, and again here
+            given = load_phases(Path(config.run_dir) / schema.INIT_NPY, config.grid,
+                                config.params.period)
+        phases = initial_phases(grid.cells, config.params, config.init, config.kicks, given)
         self.shard = shard = build_shard(
             layout, config.params, phases, clock, self.metrics, yield_every=config.yield_every,
             send_edge=self.outbox.queue_flash,

@@ -35,6 +35,9 @@ SCHEMA_VERSION = 1
 # ------------------------------------------------------------------------- file names
 RUN_JSON = "run.json"
 SUMMARY_JSON = "summary.json"
+#: The initial phases a run started from when given with ``--init FILE`` (float64, one
+#: per cell in cell order), copied here by the coordinator and read by every worker.
+INIT_NPY = "init.npy"
 COORDINATOR_LOG = "coordinator.jsonl"
 COORDINATOR_TEXT_LOG = "coordinator.log"  # logging while the live view owns the terminal
 
