@@ -93,7 +93,7 @@ class Engine:
         return bp
 
     # -- running ---------------------------------------------------------------------
-    async def run(self, target: Any, params: Mapping[str, Any] | None = None, *,
+    async def run(self, target: Any, params: Mapping[str, Any] | None = None,
                   use_vm: bool = False) -> Any:
         """Run ``target`` (a LazyResult; any other value is returned as it is) and
         return its result. A failing task raises its own exception, as in the original
