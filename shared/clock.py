@@ -251,7 +251,13 @@ class RealTimeClock(_AlarmSlots):
 
 class LockstepClock(_AlarmSlots):
     """Simulated time that advances only when told to (:meth:`advance`); for
-    deterministic runs and tests. Alarms ring in (due, key) order.
+    deterministic runs and tests.
+
+    Events happen in one canonical order: by time, then key (an agent's local index,
+    which follows its global cell id), then kind: a key's delivered signals
+    (:meth:`deliver_at`, by source) before its alarm. An alarm moved to a due that has
+    passed rings as an event at ``now`` in that order, not at once. So the order does
+    not depend on how agents are split into shards (docs/lockstep.md).
 
     It is started at construction unless ``parked=True``; parked, it records alarms
     and :meth:`advance` refuses to move time until :meth:`start`. Its time never
@@ -262,6 +268,7 @@ class LockstepClock(_AlarmSlots):
         super().__init__(n_keys, lambda: asyncio.get_running_loop().create_future())
         self._now = start_time
         self._callbacks: list[tuple[float, int, Callable[[], None]]] = []
+        self._signals: list[tuple[float, int, int, Callable[[int, float], None]]] = []
         self._seq = 0
         self.started = not parked
 
@@ -274,37 +281,61 @@ class LockstepClock(_AlarmSlots):
     def now(self) -> float:
         return self._now
 
+    def move(self, key: int, due: float, now: float) -> None:
+        """Re-time a pending alarm; one due by ``now`` rings at ``now``, in event order
+        (after the event that moved it and key's other signals at ``now``)."""
+        self._push(key, due if due > now else now)
+
     def call_at(self, when: float, callback: Callable[[], None]) -> None:
         """Run ``callback`` when sim time reaches ``when`` (for frame loops in tests)."""
         self._seq += 1
         heapq.heappush(self._callbacks, (when, self._seq, callback))
 
+    def deliver_at(self, when: float, key: int, source: int,
+                   callback: Callable[[int, float], None]) -> None:
+        """Call ``callback(key, when)`` when sim time reaches ``when``: a signal for
+        ``key`` from global cell ``source`` (a coupling delay after its flash)."""
+        heapq.heappush(self._signals, (when, key, source, callback))
+
     async def advance(self, to: float, *, settle: int = 3) -> None:
-        """Move time to ``to``, ringing due alarms in (due, key) order; after each
-        ring the event loop runs ``settle`` turns so woken agents act before time
-        moves on."""
+        """Move time to ``to``, running every event due by then in order (callbacks
+        first at equal times); after each ring and callback the event loop runs
+        ``settle`` turns so woken agents act before time moves on."""
         if not self.started:
             raise RuntimeError("clock is parked: call start() before advance()")
-        heap = self._heap
+        heap, signals, callbacks = self._heap, self._signals, self._callbacks
+        version, futures = self._version, self._futures
+        pop = heapq.heappop
         for _ in range(settle):  # let tasks created since the last call set their alarms
             await asyncio.sleep(0)
         while True:
-            next_alarm = heap[0][0] if heap else float("inf")
-            next_cb = self._callbacks[0][0] if self._callbacks else float("inf")
-            if min(next_alarm, next_cb) > to:
+            while heap and (heap[0][2] != version[heap[0][1]] or futures[heap[0][1]] is None):
+                pop(heap)  # moved or rung since it was pushed
+            alarm = heap[0] if heap else _NEVER
+            signal = signals[0] if signals else _NEVER
+            callback = callbacks[0] if callbacks else _NEVER
+            t = min(alarm[0], signal[0], callback[0])
+            if t > to or t == _NEVER[0]:
                 break
-            if next_cb <= next_alarm:
-                when, _, callback = heapq.heappop(self._callbacks)
-                self._now = max(self._now, when)
-                callback()
+            self._now = max(self._now, t)
+            if callback[0] == t:
+                pop(callbacks)[2]()
+            elif signal[0] == t and (alarm[0] > t or signal[1] <= alarm[1]):
+                when, key, _, deliver = pop(signals)
+                deliver(key, when)
+                continue  # a signal wakes nobody: it moves alarms
             else:
-                due, key, version = heapq.heappop(heap)
-                if version != self._version[key] or self._futures[key] is None:
-                    continue
-                self._now = max(self._now, due)
+                due, key, _ = pop(heap)
                 self._ring_now(key, due)
             for _ in range(settle):
                 await asyncio.sleep(0)
         self._now = max(self._now, to)
         for _ in range(settle):
             await asyncio.sleep(0)
+
+    def stop_all(self) -> int:
+        self._signals.clear()
+        return super().stop_all()
+
+
+_NEVER = (float("inf"), 0, 0)

@@ -42,7 +42,8 @@ class ShardAgents:
 
     def __init__(self, layout: ShardLayout, params: FireflyParams, clock: Clock,
                  initial_phase: Sequence[float], metrics: ShardMetrics, *,
-                 send_edge: SendEdge | None = None, trace: SignalTrace | None = None) -> None:
+                 send_edge: SendEdge | None = None, trace: SignalTrace | None = None,
+                 delay: float = 0.0) -> None:
         n = len(layout.cells)
         if len(initial_phase) != n:
             raise ValueError(f"{len(initial_phase)} initial phases for {n} agents")
@@ -52,6 +53,12 @@ class ShardAgents:
         self.nudge = params.nudge
         self.refractory = params.refractory_s
         self.jitter = params.reset_jitter
+        # The coupling delay: a flash at t reaches the neighbours at t + delay (0: at
+        # once). A delay needs a clock that delivers timed signals (LockstepClock).
+        if delay < 0 or (delay > 0 and not hasattr(clock, "deliver_at")):
+            raise ValueError(f"delay(={delay!r}) must be >= 0, and > 0 only on the "
+                             f"lock-step clock")
+        self.delay = delay
         self.clock = clock
         self.metrics = metrics
         self.counters = metrics.counters
@@ -94,6 +101,9 @@ class ShardAgents:
         counters.local_signals += len(neighbours)
         signal = self.signal
         trace = self.trace
+        if self.delay:
+            self.signal_later(i, neighbours, now)
+            neighbours = ()
         for j in neighbours:
             if trace is not None:
                 trace(now, self.cells[i], self.cells[j], "local")
@@ -101,6 +111,16 @@ class ShardAgents:
         shards = self.outgoing[i]
         if shards and self.send_edge is not None:
             self.send_edge(self.cells[i], now, shards)
+
+    def signal_later(self, i: int, targets: Sequence[int], t: float) -> None:
+        """Agent i flashed at ``t``: each local agent of ``targets`` gets the signal at
+        ``t + delay``, in the clock's event order."""
+        when, source = t + self.delay, self.cells[i]
+        deliver, signal, trace = self.clock.deliver_at, self.signal, self.trace  # type: ignore[attr-defined]
+        for j in targets:
+            if trace is not None:
+                trace(t, source, self.cells[j], "local")
+            deliver(when, j, source, signal)
 
     def signal(self, j: int, now: float) -> None:
         """A flash reaches agent j at sim time ``now``."""

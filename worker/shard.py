@@ -80,12 +80,13 @@ class Shard:
 def build_shard(layout: ShardLayout, params: FireflyParams, cell_phases: Sequence[float],
                 clock: Clock, metrics: ShardMetrics, *, yield_every: int,
                 send_edge: SendEdge | None = None, trace: SignalTrace | None = None,
-                slots: cs.ResourceManager | None = None) -> Shard:
+                slots: cs.ResourceManager | None = None, delay: float = 0.0) -> Shard:
     """Assemble the shard of ``layout``: agents starting at ``cell_phases`` (indexed by
     global cell id), their Engine and its "agents" resource. ``slots``: the quota's
-    elastic ResourceManager (``--limit``), else None (no quota, no cost)."""
+    elastic ResourceManager (``--limit``), else None (no quota, no cost). ``delay``:
+    the coupling delay (lock-step clock only)."""
     agents = ShardAgents(layout, params, clock, [float(cell_phases[c]) for c in layout.cells],
-                         metrics, send_edge=send_edge, trace=trace)
+                         metrics, send_edge=send_edge, trace=trace, delay=delay)
 
     @cs.resource(name="agents", scope="run")
     def agents_resource() -> Iterator[ShardAgents]:
