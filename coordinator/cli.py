@@ -87,6 +87,14 @@ def run(
                                      help="live view: draw shard borders"),
     view_fps: float = typer.Option(DEFAULTS["view_fps"], "--view-fps",
                                    help="live view: redraws per second at most"),
+    clock: str = typer.Option(DEFAULTS["clock"],
+                              help="realtime (simulated time follows the wall clock) or lockstep "
+                                   "(windows of one --delay: the same result on any number of "
+                                   "workers; --duration is then simulated seconds)"),
+    delay: Optional[float] = typer.Option(
+        DEFAULTS["delay"], show_default=False,
+        help="coupling delay D in seconds: a flash reaches its neighbours D later; only with "
+             "--clock lockstep [default: 0.01 with lockstep]"),
     log_level: str = typer.Option("WARNING", help="coordinator log level: DEBUG, INFO, WARNING, "
                                                   "ERROR or CRITICAL"),
 ) -> None:
@@ -105,7 +113,7 @@ def run(
         duration=duration,
         seed=seed, fps=fps, log_dir=log_dir, init=init, kicks=_kicks(kick),
         trace_signals=trace_signals, trace_quota=trace_quota, transport=transport, limit=limit,
-        show_shards=show_shards, view_fps=view_fps)
+        show_shards=show_shards, view_fps=view_fps, clock=clock, delay=delay)
     if workers is not None:  # else RunConfig's default: the cores this process may use
         options["workers"] = workers
     try:

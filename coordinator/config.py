@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from shared.clock import CLOCKS
 from shared.grid import Grid
 from shared.model import INIT_FILE, INIT_MODES, FireflyParams, load_phases
 from shared.shard_config import ShardConfig
@@ -38,6 +39,11 @@ class ConfigError(ValueError):
 def default_workers() -> int:
     """The number of cores this process may run on (the default ``--workers``)."""
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+#: The coupling delay of a lock-step run when --delay is not given: 10 ms, a tenth of
+#: the default reset jitter; 100 windows per simulated second (docs/lockstep.md).
+LOCKSTEP_DELAY = 0.01
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,8 @@ class RunConfig:
     heartbeat_timeout: float = 10.0  # > a coordinator stalled 5-8 s (docs/protocol.md, "Liveness")
     show_shards: bool = False
     view_fps: float = 20.0
+    clock: str = "realtime"
+    delay: float | None = None  # None: 0 in real time, LOCKSTEP_DELAY in lock-step
 
     def __post_init__(self) -> None:
         w, h = self.grid
@@ -105,6 +113,23 @@ class RunConfig:
             raise ConfigError(f"--fps {self.fps}: must be > 0 and <= 1000")
         if not (math.isfinite(self.report_interval) and 0.05 <= self.report_interval <= 3600):
             raise ConfigError(f"report interval {self.report_interval}: must be within [0.05, 3600] s")
+        if self.clock not in CLOCKS:
+            raise ConfigError(f"--clock {self.clock!r}: must be one of {', '.join(CLOCKS)}")
+        delay = self.coupling_delay
+        if not (isinstance(delay, (int, float)) and math.isfinite(delay) and delay >= 0):
+            raise ConfigError(f"--delay {delay}: must be a number of seconds >= 0")
+        if self.clock == "realtime" and delay:
+            raise ConfigError(f"--delay {delay}: needs --clock lockstep (in real time a signal "
+                              f"arrives when it arrives)")
+        if self.clock == "lockstep":
+            if not 0.0 < delay <= self.period:
+                raise ConfigError(f"--delay {delay}: with --clock lockstep it must be > 0 and at "
+                                  f"most the period {self.period} s (it is the window length)")
+            if self.duration <= 0:
+                raise ConfigError("--clock lockstep needs a --duration > 0 (simulated seconds)")
+            if self.limit is not None:
+                raise ConfigError("--limit is not available with --clock lockstep yet "
+                                  "(docs/lockstep.md)")
         if self.init not in INIT_MODES:
             try:
                 self.given_phases()
@@ -139,6 +164,13 @@ class RunConfig:
                               f"for at most {most} workers now")
 
     @property
+    def coupling_delay(self) -> float:
+        """``--delay``, or its default for the clock (docs/lockstep.md)."""
+        if self.delay is not None:
+            return self.delay
+        return LOCKSTEP_DELAY if self.clock == "lockstep" else 0.0
+
+    @property
     def agents(self) -> int:
         return self.grid[0] * self.grid[1]
 
@@ -161,11 +193,13 @@ class RunConfig:
             run_dir=run_dir, inbox=inbox, fps=self.fps,
             report_interval=self.report_interval, heartbeat_timeout=self.heartbeat_timeout,
             yield_every=self.yield_every, limit=self.limit, lease_s=lease_s,
-            trace_signals=self.trace_signals, trace_quota=self.trace_quota)
+            trace_signals=self.trace_signals, trace_quota=self.trace_quota, clock=self.clock,
+            delay=float(self.coupling_delay), duration=float(self.duration))
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["grid"] = list(self.grid)
         out["kicks"] = list(self.kicks)
         out["refractory"] = self.params().refractory_s
+        out["delay"] = self.coupling_delay
         return out

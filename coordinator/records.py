@@ -173,11 +173,16 @@ def summary_record(*, reason: str, duration_s: float, config: RunConfig,
 
 
 def summary_line(summary: Mapping[str, Any]) -> str:
-    """The line printed at the end of every run."""
+    """The line printed at the end of every run (lock-step: with its simulated time,
+    real-time factor and the first 16 hex digits of each hash)."""
+    lockstep = ""
+    if "state_hash" in summary:
+        lockstep = (f" sim_time={summary['sim_time']}s rtf={summary['rtf']} "
+                    f"state={summary['state_hash'][:16]} train={summary['flash_train_hash'][:16]}")
     return (f"summary: R_final={summary['R_final']} R_max={summary['R_max']} "
             f"time_to_sync={summary['time_to_sync_s']} flashes={summary['flashes']} "
             f"p99_flash={summary['flash_lateness_ms']['p99']}ms min_fps={summary['min_fps']} "
-            f"exit={summary['exit']}")
+            f"exit={summary['exit']}{lockstep}")
 
 
 class RunRecords:

@@ -47,6 +47,7 @@ from .config import RunConfig
 from .console import Console
 from .control import HEARTBEAT_S, ControlChannel
 from .departures import Departures
+from .final_state import merge_state
 from .endpoints import Endpoints
 from .launcher import WorkerProcesses
 from .liveness import Liveness, Loss
@@ -131,9 +132,12 @@ class Session:
                             self._failed(f"{type(exc).__name__}: {exc}")
             finally:
                 reason = exit_reason(self.stop.reason, bool(self.lost))
+                duration_s = time.monotonic() - started
+                figures = {**aggregator.summary(), "longest_silence_s": self.liveness.measurements()}
+                if cfg.clock == "lockstep" and reason == "duration":
+                    figures.update(self._final_state(run_dir, duration_s))
                 summary = summary_record(
-                    reason=reason, duration_s=time.monotonic() - started, config=cfg,
-                    figures={**aggregator.summary(), "longest_silence_s": self.liveness.measurements()},
+                    reason=reason, duration_s=duration_s, config=cfg, figures=figures,
                     workers_lost={s: loss.to_dict() for s, loss in sorted(self.lost.items())},
                     malformed=sum(r.malformed for r in receivers), error=self.error)
                 records.write_summary(summary)
@@ -156,7 +160,8 @@ class Session:
         receivers.append(channel)
         telemetry = stack.enter_context(TelemetryStream(
             ctx, loop, endpoints("telemetry"), aggregator=aggregator,
-            shard_cells=[s.cells for s in partition(Grid(*cfg.grid), cfg.workers)], security=security))
+            shard_cells=[s.cells for s in partition(Grid(*cfg.grid), cfg.workers)], security=security,
+            sim_duration=cfg.duration if cfg.clock == "lockstep" else None))
         receivers.append(telemetry)
         workers = stack.enter_context(WorkerProcesses())  # reaps them on every path out
 
@@ -232,7 +237,8 @@ class Session:
     async def _run_loop(self, w: _Wiring, t0: float) -> None:
         cfg = self.config
         loop = asyncio.get_running_loop()
-        end = t0 + cfg.duration if cfg.duration > 0 else float("inf")
+        lockstep = cfg.clock == "lockstep"  # --duration is simulated: the shards say when
+        end = t0 + cfg.duration if cfg.duration > 0 and not lockstep else float("inf")
         next_beat = loop.time()
         next_line = t0 + cfg.report_interval + 0.05  # just after the shards' lines
         next_tick = loop.time() if w.desk is not None else float("inf")
@@ -243,7 +249,7 @@ class Session:
             now = loop.time()
             self._note_own_stall(now - last_turn)
             last_turn = now
-            if now >= end:
+            if now >= end or (lockstep and self._lockstep_done(w)):
                 self.request_stop("duration")
                 break
             if w.desk is not None and now >= next_tick:
@@ -268,6 +274,12 @@ class Session:
                 except asyncio.TimeoutError:
                     pass
 
+    def _lockstep_done(self, w: _Wiring) -> bool:
+        """Has every shard still alive reached the simulated duration?"""
+        alive = w.workers.alive()
+        last = w.aggregator.last_t
+        return bool(alive) and all(last.get(k, 0.0) >= self.config.duration - 1e-9 for k in alive)
+
     def _interval_line(self, w: _Wiring, t: float) -> None:
         record = w.aggregator.interval(t, len(w.workers.alive()))
         malformed = w.channel.malformed + w.telemetry.malformed
@@ -278,6 +290,16 @@ class Session:
         w.records.write_interval(record)
         self.console.out(status_line(record, self.config.workers), status=True)
         self._last_interval = record
+
+    def _final_state(self, run_dir: Path, duration_s: float) -> dict[str, Any]:
+        """Lock-step: merge the workers' final states (state.npz) and hash them."""
+        try:
+            state = merge_state(run_dir, self.config.workers, self.config.agents)
+        except (OSError, ValueError) as exc:
+            self.error = f"final state: {exc}"
+            log.error("%s", self.error)
+            return {}
+        return {**state, "rtf": round(state["sim_time"] / max(duration_s, 1e-9), 3)}
 
     # -- liveness ------------------------------------------------------------------------
     def _note_own_stall(self, gap: float) -> None:

@@ -64,7 +64,7 @@ class TelemetryStream(Receiver):
     def __init__(self, ctx: zmq.Context[Any], loop: asyncio.AbstractEventLoop, endpoint: str, *,
                  aggregator: Aggregator, shard_cells: Sequence[int],
                  clock: Callable[[], float] = time.monotonic,
-                 security: RunSecurity | None = None) -> None:
+                 security: RunSecurity | None = None, sim_duration: float | None = None) -> None:
         self.workers = len(shard_cells)
         self.shard_cells = tuple(shard_cells)
         self.grid_cells = sum(self.shard_cells)
@@ -73,6 +73,9 @@ class TelemetryStream(Receiver):
         self._aggregator = aggregator
         self._clock = clock
         self._t0: float | None = None
+        # Lock-step: frames run ahead of (or behind) the wall clock, up to the run's
+        # simulated duration, then one per IDLE_FRAME_S until the stop.
+        self.sim_duration = sim_duration
         super().__init__(ctx, loop, endpoint, zmq.PULL, name="telemetry", rcvhwm=100_000,
                          max_message=self.max_message,  # security: docs/security.md
                          secure=None if security is None else security.server_socket(),
@@ -111,8 +114,12 @@ class TelemetryStream(Receiver):
         if self._t0 is None:
             raise protocol.ProtocolError(f"frame {frame} of shard {shard} before the start barrier")
         elapsed = self._clock() - self._t0 + CLOCK_SLACK_S
-        if not 1 <= frame <= elapsed * self.fps + 1:
-            raise protocol.ProtocolError(f"frame {frame} of shard {shard}: not within 1..{elapsed * self.fps + 1:.0f} "
+        last = elapsed * self.fps + 1
+        if self.sim_duration is not None:
+            last = self.sim_duration * self.fps + 2 + elapsed / limits.IDLE_FRAME_S
+            elapsed = self.sim_duration + CLOCK_SLACK_S  # the latest valid sim time
+        if not 1 <= frame <= last:
+            raise protocol.ProtocolError(f"frame {frame} of shard {shard}: not within 1..{last:.0f} "
                                          f"at {elapsed:.1f} s")
         cells = self.shard_cells[shard]
         if n != cells:

@@ -22,7 +22,11 @@ import asyncio
 import heapq
 from typing import Any, Callable, Protocol
 
-__all__ = ["Clock", "RealTimeClock", "LockstepClock", "PREEMPTED"]
+__all__ = ["Clock", "RealTimeClock", "LockstepClock", "PREEMPTED", "CLOCKS"]
+
+#: The run's clock (``--clock``): simulated time follows the wall clock, or advances in
+#: lock-step windows of one coupling delay (docs/lockstep.md).
+CLOCKS = ("realtime", "lockstep")
 
 
 class _Preempted:

@@ -32,6 +32,11 @@ MAX_COUNT = 2 ** 53
 #: (about 31 years): a real run never comes near it.
 MAX_SIM_TIME_S = 1e9
 
+#: Lock-step: a shard that has reached the run's duration sends a frame this often
+#: (seconds, wall clock) until stopped, so the coordinator keeps hearing it; frame
+#: numbers may then run past duration x fps by one per IDLE_FRAME_S.
+IDLE_FRAME_S = 0.25
+
 #: The msgpack envelope of one message: version, kind, small ints and floats, and the
 #: headers of the byte fields. Generous: the real envelope is under 80 bytes.
 MESSAGE_OVERHEAD = 1024

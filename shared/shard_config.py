@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
+from .clock import CLOCKS
 from .grid import Grid
 from .model import INIT_FILE, INIT_MODES, FireflyParams
 
@@ -46,6 +47,9 @@ class ShardConfig:
     lease_s: float  # quota lease time
     trace_signals: bool
     trace_quota: bool
+    clock: str  # "realtime" or "lockstep"
+    delay: float  # coupling delay, seconds: 0 in real time, > 0 in lock-step
+    duration: float  # lock-step: the simulated seconds to run, then wait for stop
 
     def __post_init__(self) -> None:
         _int_at_least("workers", self.workers, 1)
@@ -83,6 +87,22 @@ class ShardConfig:
         for name in ("trace_signals", "trace_quota"):
             if not isinstance(getattr(self, name), bool):
                 raise ShardConfigError(f"{name}(={getattr(self, name)!r}) must be true or false")
+        if self.clock not in CLOCKS:
+            raise ShardConfigError(f"clock(={self.clock!r}) must be one of {CLOCKS}")
+        for name in ("delay", "duration"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value) or value < 0:
+                raise ShardConfigError(f"{name}(={value!r}) must be a finite number >= 0")
+        if self.lockstep and not (self.delay > 0 and self.duration > 0 and self.limit is None):
+            raise ShardConfigError("clock='lockstep' needs delay > 0, duration > 0 and no limit")
+        if not self.lockstep and self.delay:
+            raise ShardConfigError(f"delay(={self.delay!r}) must be 0 on the real-time clock")
+
+    @property
+    def lockstep(self) -> bool:
+        """Does this run advance in lock-step windows of ``delay`` (docs/lockstep.md)?"""
+        return self.clock == "lockstep"
 
     @property
     def quota(self) -> bool:

@@ -10,9 +10,7 @@ bit-identical phases and flash counts. Cascades cross the shard borders (counted
 
 from __future__ import annotations
 
-import heapq
 import math
-from typing import Any
 
 import numpy as np
 import pytest
@@ -25,46 +23,7 @@ from shared.model import FireflyParams
 from worker.metrics import ShardMetrics
 from worker.shard import build_shard, layout_of
 
-
-def reference(grid: Grid, params: FireflyParams, phases: np.ndarray, delay: float,
-              duration: float) -> tuple[list[float], list[int]]:
-    """Every event in (time, cell, kind) order: a cell's signals (by source) before
-    its flash. Returns each cell's epoch (phase = t - epoch) and flash count."""
-    period, nudge, refractory, jitter = (params.period, params.nudge, params.refractory_s,
-                                         params.reset_jitter)
-    n = grid.cells
-    keys = streams.stream_keys(params.seed, streams.JITTER, np.arange(n)).tolist()
-    table = grid.neighbour_table()
-    epoch = [-float(p) for p in phases]
-    count = [0] * n
-    version = [0] * n
-    events: list[tuple[Any, ...]] = []
-
-    def alarm(c: int, due: float) -> None:
-        version[c] += 1
-        heapq.heappush(events, (due, c, 1, version[c]))
-
-    for c in range(n):
-        alarm(c, epoch[c] + period)
-    while events and events[0][0] <= duration:
-        t, c, kind, tag = heapq.heappop(events)
-        if kind == 0:  # a signal from cell ``tag``
-            if t - epoch[c] < refractory:
-                continue
-            due = epoch[c] - nudge + period
-            if due <= t:
-                epoch[c] = t - period
-                alarm(c, t)
-            else:
-                epoch[c] = due - period
-                alarm(c, due)
-        elif tag == version[c]:  # c flashes
-            k, count[c] = count[c], count[c] + 1
-            epoch[c] = t - streams.unit(keys[c], k) * jitter
-            alarm(c, epoch[c] + period)
-            for nb in table[c]:
-                heapq.heappush(events, (t + delay, nb, 0, c))
-    return epoch, count
+from lockstepkit import reference
 
 
 async def lockstep(grid: Grid, params: FireflyParams, phases: np.ndarray, delay: float,
@@ -115,7 +74,7 @@ async def test_every_partition_computes_what_the_reference_computes(jitter: floa
     phases = np.random.default_rng(3).uniform(0.0, params.period, grid.cells)
     if ties:  # five groups in phase: flashes and signals at exactly equal times
         phases = np.floor(phases * 5) / 5
-    expected = reference(grid, params, phases, delay, duration)
+    expected = reference(grid, params, phases, delay, duration)[:2]
     assert sum(expected[1]) > 4 * grid.cells  # every cell flashed several times
     for n_shards in (1, 2, 3, 4):
         epoch, count, crossed = await lockstep(grid, params, phases, delay, duration, n_shards)
@@ -135,6 +94,6 @@ def test_any_grid_partition_delay_and_seed(width: int, height: int, n_shards: in
     n_shards = min(n_shards, grid.cells)
     params = model(seed, jitter)
     phases = streams.units(streams.stream_keys(seed, streams.PHASE, np.arange(grid.cells)), 0)
-    expected = reference(grid, params, phases, delay, 3.0)
+    expected = reference(grid, params, phases, delay, 3.0)[:2]
     epoch, count, _ = asyncio.run(lockstep(grid, params, phases, delay, 3.0, n_shards))
     assert (epoch, count) == expected

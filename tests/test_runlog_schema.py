@@ -147,7 +147,7 @@ def test_a_line_with_every_documented_field_reads_without_a_warning(tmp_path):
     path = run_dir / shard_log(0)
     lines = [json.loads(x) for x in path.read_text().splitlines()]
     lines[-1].update(quota={"held": 1}, final=True, agents_failed=0, agents_without_flash=0,
-                     agent_flashes_min=1, stop_reason="coordinator: duration")
+                     agent_flashes_min=1, stop_reason="coordinator: duration", rtf=2.5)
     assert set(lines[-1]) == set(SHARD_FIELDS) | set(SHARD_OPTIONAL)
     path.write_text("".join(json.dumps(x) + "\n" for x in lines))
     coordinator = run_dir / COORDINATOR_LOG

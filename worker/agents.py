@@ -43,7 +43,7 @@ class ShardAgents:
     def __init__(self, layout: ShardLayout, params: FireflyParams, clock: Clock,
                  initial_phase: Sequence[float], metrics: ShardMetrics, *,
                  send_edge: SendEdge | None = None, trace: SignalTrace | None = None,
-                 delay: float = 0.0) -> None:
+                 delay: float = 0.0, record_train: bool = False) -> None:
         n = len(layout.cells)
         if len(initial_phase) != n:
             raise ValueError(f"{len(initial_phase)} initial phases for {n} agents")
@@ -76,6 +76,8 @@ class ShardAgents:
                                                np.asarray(layout.cells)).tolist()
         self.flash_count = array("q", bytes(8 * n))
         self.flashed: list[int] = []  # local indices flashed since the last frame
+        # ``record_train`` (lock-step): every flash as (global cell, sim time), in order.
+        self.train: tuple[array, array] | None = (array("q"), array("d")) if record_train else None
 
     def due(self, i: int) -> float:
         return self.epoch[i] + self.period
@@ -93,6 +95,9 @@ class ShardAgents:
         # model's time stays exact whatever the processing lateness.
         k = self.flash_count[i]
         self.flash_count[i] = k + 1
+        if self.train is not None:
+            self.train[0].append(self.cells[i])
+            self.train[1].append(t_due)
         self.epoch[i] = t_due - streams.unit(self.jitter_keys[i], k) * self.jitter
         counters = self.counters
         counters.flashes += 1

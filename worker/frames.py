@@ -74,7 +74,7 @@ class FrameLoop:
                         break
                 now = clock.now()
                 self.metrics.frame_lateness.record((now - due) * 1000.0)
-                self._send_frame(frame, now)
+                self.send_frame(frame, now)
                 self.metrics.frames += 1
                 frame += 1
                 behind = math.floor(now * fps) + 1
@@ -89,7 +89,8 @@ class FrameLoop:
         finally:
             stopper.cancel()
 
-    def _send_frame(self, frame: int, now: float) -> None:
+    def send_frame(self, frame: int, now: float) -> None:
+        """Ship frame ``frame`` at sim time ``now``: Z_s and the cells flashed since."""
         zre, zim = partial_order(self.agents.phases(now), self.agents.period)
         flashed = protocol.pack_cells(array("i", self.agents.take_flashed()))
         message = protocol.encode("frame", self.shard, frame, now, zre, zim, self.agents.n, flashed)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import hmac
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import zmq
 
@@ -60,7 +60,9 @@ class EdgeInbox:
                  token: str, metrics: ShardMetrics, *, endpoint: str,
                  signal: Callable[[int, float], None], now: Callable[[], float],
                  trace: Callable[[float, int, int, str], None] | None = None,
-                 secure: SocketSetup | None = None) -> None:
+                 secure: SocketSetup | None = None, delay: float = 0.0,
+                 deliver_at: Callable[[float, int, int, Callable[[int, float], None]], None]
+                 | None = None) -> None:
         self.layout = layout
         self.shard = layout.shard.index
         self.token = token
@@ -69,6 +71,14 @@ class EdgeInbox:
         self.signal = signal
         self.now = now
         self.trace = trace
+        # Lock-step (``deliver_at``): a remote flash at t becomes a signal delivered at
+        # t + delay in the clock's event order, and batch number w is window w of that
+        # link, all of them in order (a missing one breaks the run, not just a count).
+        self.delay = delay
+        self.deliver_at = deliver_at
+        self.broken: str | None = None
+        self._window_waiter: tuple[int, asyncio.Future[None]] | None = None
+        self._held: dict[int, list[tuple[Any, Any, list[Any]]]] = {}  # window -> batches
         self._rejects = RejectLog(log, f"malformed edge messages at shard {self.shard}")
         self._gaps = RejectLog(log, f"gaps in batch numbers at shard {self.shard}", verb="saw")
         #: the largest batch a neighbour may send: its cells facing us, a few times over
@@ -150,8 +160,11 @@ class EdgeInbox:
         targets = [table.get(cell) for cell in cells]
         if None in targets:
             raise protocol.ProtocolError(f"flashes from shard {shard} name cells not on our edge")
-        # Checked: from here on the batch is used.
         expected = self._recv_seq[shard] + 1
+        if self.deliver_at is not None:
+            self._deliver_window(shard, seq, expected, cells, times, targets)
+            return
+        # Checked: from here on the batch is used.
         if seq != expected:
             self.metrics.link_gaps += 1
             self._gaps.reject(f"link from {shard} jumped from batch {expected - 1} to {seq}")
@@ -170,6 +183,57 @@ class EdgeInbox:
         received = len(cells)
         self.counters.edge_flashes_received += received
         self.metrics.links_received[shard] += received
+
+    def _deliver_window(self, shard: int, seq: int, expected: int, cells: Any, times: Any,
+                        targets: list[Any]) -> None:
+        """Lock-step: hold window ``seq`` of ``shard`` until :meth:`window` delivers it
+        (a neighbour may be one window ahead: its batch must not reach the clock
+        while our own window of the same number still runs)."""
+        if seq != expected:
+            self._break(f"window {seq} from shard {shard}, expected window {expected}")
+            raise protocol.ProtocolError(self.broken)
+        delay, now = self.delay, self.now()
+        if any(t + delay < now for t in times):
+            self._break(f"window {seq} from shard {shard} holds flashes that would land "
+                        f"before now ({now})")
+            raise protocol.ProtocolError(self.broken)
+        # Checked: from here on the batch is used.
+        self._recv_seq[shard] = seq
+        self._held.setdefault(seq, []).append((cells, times, targets))
+        received = len(cells)
+        self.counters.edge_flashes_received += received
+        self.metrics.links_received[shard] += received
+        self._wake_window()
+
+    def _break(self, why: str) -> None:
+        self.broken = self.broken or why
+        self._wake_window()
+
+    def _wake_window(self) -> None:
+        waiter = self._window_waiter
+        if waiter is None or waiter[1].done():
+            return
+        if self.broken is not None:
+            waiter[1].set_exception(RuntimeError(f"lock-step broken: {self.broken}"))
+        elif min(self._recv_seq.values(), default=waiter[0]) >= waiter[0]:
+            waiter[1].set_result(None)
+
+    async def window(self, seq: int) -> None:
+        """Return once every neighbour's window ``seq`` has arrived, its flashes handed
+        to the clock as signals at t + delay (the lock-step barrier, neighbours only);
+        a broken link raises RuntimeError."""
+        self._window_waiter = (seq, asyncio.get_running_loop().create_future())
+        self._wake_window()
+        await self._window_waiter[1]
+        deliver, signal, trace, delay = self.deliver_at, self.signal, self.trace, self.delay
+        local_cells = self.layout.cells
+        for cells, times, targets in self._held.pop(seq, ()):
+            for cell, t, local in zip(cells, times, targets):
+                when = t + delay
+                for j in local:
+                    if trace is not None:
+                        trace(t, cell, local_cells[j], "edge")
+                    deliver(when, j, cell, signal)  # type: ignore[misc]
 
     def close(self) -> None:
         self._rejects.flush()

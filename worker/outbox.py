@@ -39,7 +39,8 @@ class EdgeOutbox:
     batches of boundary flashes waiting for the next flush."""
 
     def __init__(self, ctx: zmq.Context, loop: asyncio.AbstractEventLoop, layout: ShardLayout,
-                 token: str, metrics: ShardMetrics, *, keys: Keypair | None = None) -> None:
+                 token: str, metrics: ShardMetrics, *, keys: Keypair | None = None,
+                 windowed: bool = False) -> None:
         self.ctx = ctx
         self.keys = keys
         self.loop = loop
@@ -51,7 +52,10 @@ class EdgeOutbox:
         self.peers: dict[int, zmq.Socket] = {}
         self._pending_cells: dict[int, array] = {s: array("i") for s in self.links}
         self._pending_times: dict[int, array] = {s: array("d") for s in self.links}
-        self._flush_scheduled = False
+        # Lock-step (``windowed``): no flush per loop turn; one batch per link per window,
+        # empty or not, sent by flush(window=True): its batch number is the window's.
+        self.windowed = windowed
+        self._flush_scheduled = windowed
         self._send_seq: dict[int, int] = {s: 0 for s in self.links}
         for s in self.links:
             metrics.links_sent[s] = metrics.links_dropped[s] = 0
@@ -84,14 +88,16 @@ class EdgeOutbox:
             self._flush_scheduled = True
             self.loop.call_soon(self.flush)
 
-    def flush(self) -> None:
-        """Send one batch per link with pending flashes (once per loop turn)."""
-        self._flush_scheduled = False
+    def flush(self, *, window: bool = False) -> None:
+        """Send one batch per link with pending flashes (once per loop turn); with
+        ``window``, one batch on every link even if empty (the end of a lock-step
+        window: the batch is also the barrier), and a full queue is an error."""
+        self._flush_scheduled = self.windowed
         counters = self.counters
         metrics = self.metrics
         for s, cells in self._pending_cells.items():
             n = len(cells)
-            if not n:
+            if not n and not window:
                 continue
             times = self._pending_times[s]
             seq = self._send_seq[s] + 1
@@ -104,6 +110,9 @@ class EdgeOutbox:
             else:
                 counters.edge_flashes_dropped += n
                 metrics.links_dropped[s] += n
+                if window:  # lock-step cannot lose a window: the run would not be exact
+                    raise RuntimeError(f"the link to shard {s} is full ({EDGE_HWM} batches "
+                                       f"queued): window {seq} cannot be sent")
             self._pending_cells[s] = array("i")
             self._pending_times[s] = array("d")
 

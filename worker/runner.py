@@ -36,14 +36,15 @@ import logging
 import os
 import signal
 import time
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any, Iterable
 
+import numpy as np
 import zmq
 
 from shared import protocol
-from shared.clock import RealTimeClock
+from shared.clock import Clock, LockstepClock, RealTimeClock
 from shared.credentials import Credentials
 from shared.curve import KeyRing, client, guarding, server
 from shared.grid import Grid
@@ -62,6 +63,7 @@ from .metrics import ShardMetrics
 from .outbox import EdgeOutbox
 from .quota import ShardQuota
 from .shard import Shard, build_shard, layout_of
+from .windows import WindowLoop
 
 __all__ = ["WorkerOptions", "Worker", "StopRequested"]
 
@@ -113,7 +115,7 @@ class Worker:
         self.parent = os.getppid()
         self.metrics = ShardMetrics(busy)
         self.config: ShardConfig | None = None
-        self.clock: RealTimeClock | None = None
+        self.clock: Clock | None = None
         self.quota: ShardQuota | None = None
         self.outbox: EdgeOutbox | None = None
         self.edge_inbox: EdgeInbox | None = None
@@ -217,7 +219,12 @@ class Worker:
         self.config = config
         grid = Grid(*config.grid)
         layout = layout_of(grid, config.workers, k)
-        self.clock = clock = RealTimeClock(self.loop, len(layout.cells))  # parked until start
+        clock: Clock  # parked until start
+        if config.lockstep:
+            clock = LockstepClock(len(layout.cells), parked=True)
+        else:
+            clock = RealTimeClock(self.loop, len(layout.cells))
+        self.clock = clock
         if config.quota:
             trace = self._open(schema.quota_trace(k)) if config.trace_quota else None
             self.quota = ShardQuota(k, send=self._send_quota, preempt=clock.preempt,
@@ -225,7 +232,8 @@ class Worker:
             self.quota.start()  # the first request goes out before any agent starts
         creds = self.opts.credentials
         self.outbox = EdgeOutbox(self.ctx, self.loop, layout, self.opts.token, self.metrics,
-                                 keys=creds.keys if creds.curve else None)
+                                 keys=creds.keys if creds.curve else None,
+                                 windowed=config.lockstep)
         given = None
         if config.init == INIT_FILE:  # checked by the coordinator, and again here
             given = load_phases(Path(config.run_dir) / schema.INIT_NPY, config.grid,
@@ -235,11 +243,14 @@ class Worker:
             layout, config.params, phases, clock, self.metrics, yield_every=config.yield_every,
             send_edge=self.outbox.queue_flash,
             trace=self._signal_trace(k) if config.trace_signals else None,
-            slots=self.quota.slots if self.quota is not None else None)
+            slots=self.quota.slots if self.quota is not None else None,
+            delay=config.delay, record_train=config.lockstep)
         self.edge_inbox = EdgeInbox(self.ctx, self.loop, layout, self.opts.token, self.metrics,
                                     endpoint=config.inbox, signal=shard.agents.signal,
                                     now=clock.now, trace=shard.agents.trace,
-                                    secure=server(creds.keys) if creds.curve else None)
+                                    secure=server(creds.keys) if creds.curve else None,
+                                    delay=config.delay,
+                                    deliver_at=clock.deliver_at if config.lockstep else None)
         self._send("bound", k, self.edge_inbox.endpoint)
         (peer_list,) = await self._expect("peers")
         endpoints, keys = _peers(peer_list, layout.neighbour_shards, curve=creds.curve)
@@ -266,6 +277,25 @@ class Worker:
         (t0,) = await self._expect("start")
         clock.start(float(t0))
         self.metrics.begin(float(t0))
+        if config.lockstep:  # the lock-step clock ignores t0: start at it all the same
+            await asyncio.sleep(max(0.0, float(t0) - self.loop.time()))
+
+    def _write_state(self, t: float) -> None:
+        """Lock-step: this shard's final state and flash train, for the coordinator to
+        merge (shared.runlog.schema.state_part); written whole, then renamed."""
+        assert self.config is not None and self.shard is not None
+        agents = self.shard.agents
+        assert agents.train is not None
+        path = Path(self.config.run_dir) / schema.state_part(self.opts.shard)
+        partial = path.with_name(path.name + ".partial")
+        with open(partial, "wb") as f:
+            np.savez(f, cells=np.asarray(agents.cells, dtype=np.int64),
+                     epoch=np.frombuffer(agents.epoch, dtype=np.float64),
+                     flash_count=np.frombuffer(agents.flash_count, dtype=np.int64),
+                     train_cells=np.frombuffer(agents.train[0], dtype=np.int64),
+                     train_times=np.frombuffer(agents.train[1], dtype=np.float64),
+                     t=np.float64(t))
+        os.replace(partial, path)
 
     def _open(self, name: str) -> IO[str]:
         """Open ``name`` in the run directory for appending; closed at shut-down."""
@@ -301,7 +331,12 @@ class Worker:
                            self._open(schema.shard_log(self.opts.shard)), fps=config.fps,
                            report_interval=config.report_interval, quota=self.quota)
         try:
-            await frames.run(self.stop_event)
+            if config.lockstep:
+                assert isinstance(clock, LockstepClock) and self.outbox and self.edge_inbox
+                await WindowLoop(clock, frames, self.outbox, self.edge_inbox, delay=config.delay,
+                                 duration=config.duration).run(self.stop_event)
+            else:
+                await frames.run(self.stop_event)
         finally:
             gc.enable()
             stopped = shard.stop()
@@ -312,6 +347,8 @@ class Worker:
                           exc_info=failed[0])  # its traceback and the note naming the task
             log.info("stopped %d waiting agents", stopped)
             counts = [r for r in results if isinstance(r, int)]
+            if config.lockstep:
+                self._write_state(clock.now())
             frames.report(clock.now(), final=True, more={
                 "stop_reason": self.stop_reason or "error",  # every path out writes it
                 "agents_failed": len(failed),

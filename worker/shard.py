@@ -80,13 +80,16 @@ class Shard:
 def build_shard(layout: ShardLayout, params: FireflyParams, cell_phases: Sequence[float],
                 clock: Clock, metrics: ShardMetrics, *, yield_every: int,
                 send_edge: SendEdge | None = None, trace: SignalTrace | None = None,
-                slots: cs.ResourceManager | None = None, delay: float = 0.0) -> Shard:
+                slots: cs.ResourceManager | None = None, delay: float = 0.0,
+                record_train: bool = False) -> Shard:
     """Assemble the shard of ``layout``: agents starting at ``cell_phases`` (indexed by
     global cell id), their Engine and its "agents" resource. ``slots``: the quota's
     elastic ResourceManager (``--limit``), else None (no quota, no cost). ``delay``:
-    the coupling delay (lock-step clock only)."""
+    the coupling delay (lock-step clock only); ``record_train``: keep every flash
+    (lock-step's flash train)."""
     agents = ShardAgents(layout, params, clock, [float(cell_phases[c]) for c in layout.cells],
-                         metrics, send_edge=send_edge, trace=trace, delay=delay)
+                         metrics, send_edge=send_edge, trace=trace, delay=delay,
+                         record_train=record_train)
 
     @cs.resource(name="agents", scope="run")
     def agents_resource() -> Iterator[ShardAgents]:

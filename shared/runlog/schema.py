@@ -24,6 +24,7 @@ from typing import Any, Mapping
 __all__ = [
     "SCHEMA_VERSION", "RUN_JSON", "SUMMARY_JSON", "COORDINATOR_LOG", "COORDINATOR_TEXT_LOG",
     "shard_log", "SHARD_LOG_GLOB", "shard_of", "worker_log", "quota_trace", "signal_trace",
+    "STATE_NPZ", "state_part", "INIT_NPY",
     "Counters", "COUNTERS",
     "HISTOGRAMS", "HISTOGRAM_FIELDS", "PROCESS_FIELDS", "SHARD_DIAGNOSTICS", "SHARD_FIELDS",
     "SHARD_OPTIONAL", "COORDINATOR_FIELDS", "COORDINATOR_OPTIONAL", "RUN_FIELDS",
@@ -38,8 +39,16 @@ SUMMARY_JSON = "summary.json"
 #: The initial phases a run started from when given with ``--init FILE`` (float64, one
 #: per cell in cell order), copied here by the coordinator and read by every worker.
 INIT_NPY = "init.npy"
+#: Lock-step: the final state of every cell in cell order ("phase" = t_end - epoch,
+#: "flash_count", "t"), merged by the coordinator from the workers' parts.
+STATE_NPZ = "state.npz"
 COORDINATOR_LOG = "coordinator.jsonl"
 COORDINATOR_TEXT_LOG = "coordinator.log"  # logging while the live view owns the terminal
+
+
+def state_part(shard: int) -> str:
+    """Lock-step: worker ``shard``'s part of the final state (``STATE_NPZ``'s source)."""
+    return f"state-{shard}.npz"
 
 
 def shard_log(shard: int) -> str:
@@ -112,6 +121,7 @@ SHARD_OPTIONAL: dict[str, Any] = {  # present on some lines only
     "final": bool,  # the last line: the partial interval up to the stop
     "agents_failed": int, "agents_without_flash": int, "agent_flashes_min": int,  # final only
     "stop_reason": str,  # final only: why the worker stopped (docs/protocol.md, "Liveness")
+    "rtf": _NUM,  # lock-step: simulated seconds per wall second over the interval
 }
 
 COORDINATOR_FIELDS: dict[str, Any] = {
@@ -143,7 +153,12 @@ SUMMARY_FIELDS: dict[str, Any] = {
 #: each ``workers_lost`` entry: {"code": exit code or null, "reason", "since_s": from when
 #: its figures stop, sim time, or null when lost before the run began}
 LOST_FIELDS: dict[str, Any] = {"code": (int, type(None)), "reason": str, "since_s": _OPT_NUM}
-SUMMARY_OPTIONAL: dict[str, Any] = {"longest_silence_s": dict}  # per shard, seconds
+SUMMARY_OPTIONAL: dict[str, Any] = {
+    "longest_silence_s": dict,  # per shard, seconds
+    # lock-step (docs/lockstep.md): SHA-256 of every cell's final phase bits and flash
+    # count in cell order, of the flash train (cell, time) in time order; sim seconds
+    "state_hash": str, "flash_train_hash": str, "sim_time": _NUM, "rtf": _NUM,
+}
 
 
 # ------------------------------------------------------------------------------ rules
