@@ -47,6 +47,7 @@ def _kicks(text: str) -> tuple[int, ...]:
 
 @app.command()
 def run(
+    ctx: typer.Context,
     workers: Optional[int] = typer.Option(None, "--workers", "-w", show_default=False,
                                           help="worker processes (shards); default: the number of cores"),
     grid: str = typer.Option("{}x{}".format(*DEFAULTS["grid"]), "--grid", "-g",
@@ -95,6 +96,15 @@ def run(
         DEFAULTS["delay"], show_default=False,
         help="coupling delay D in seconds: a flash reaches its neighbours D later; only with "
              "--clock lockstep [default: 0.01 with lockstep]"),
+    checkpoint_every: float = typer.Option(
+        DEFAULTS["checkpoint_every"], "--checkpoint-every",
+        help="lock-step: save the complete state every S simulated seconds into the run "
+             "directory (checkpoint.npz); 0 = never"),
+    resume: Optional[str] = typer.Option(
+        None, "--resume", metavar="RUN_DIR",
+        help="lock-step: continue RUN_DIR's run from its last checkpoint, in a new run "
+             "directory, with the same model; only --workers, --duration, --checkpoint-every, "
+             "--transport, --log-dir and the display options may change"),
     log_level: str = typer.Option("WARNING", help="coordinator log level: DEBUG, INFO, WARNING, "
                                                   "ERROR or CRITICAL"),
 ) -> None:
@@ -113,17 +123,41 @@ def run(
         duration=duration,
         seed=seed, fps=fps, log_dir=log_dir, init=init, kicks=_kicks(kick),
         trace_signals=trace_signals, trace_quota=trace_quota, transport=transport, limit=limit,
-        show_shards=show_shards, view_fps=view_fps, clock=clock, delay=delay)
+        show_shards=show_shards, view_fps=view_fps, clock=clock, delay=delay,
+        checkpoint_every=checkpoint_every)
     if workers is not None:  # else RunConfig's default: the cores this process may use
         options["workers"] = workers
     try:
-        config = RunConfig(**options)
+        if resume is not None:
+            config = _resumed(ctx, resume, options)
+        else:
+            config = RunConfig(**options)
         config.check_machine()  # memory and process limit, before anything is started
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2)
     code = asyncio.run(_run(config, live_view=not headless and _stdout_is_terminal()))
     raise typer.Exit(code)
+
+
+#: What a resumed run may change; every other option comes from the run it continues.
+_RESUME_MAY_CHANGE = ("workers", "duration", "checkpoint_every", "transport", "log_dir",
+                      "headless", "log_level", "fps", "show_shards", "view_fps", "resume")
+
+
+def _resumed(ctx: typer.Context, run_dir: str, options: dict[str, Any]) -> RunConfig:
+    """The RunConfig of ``--resume RUN_DIR``: its run.json's options, changed only where
+    the user may change them (a model option given as well is an error, not ignored)."""
+    given = [name for name in ctx.params  # typed by the user (a source named COMMANDLINE)
+             if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"]
+    refused = [name for name in given if name not in _RESUME_MAY_CHANGE]
+    if refused:
+        flag = "--" + refused[0].replace("_", "-")
+        raise ConfigError(f"{flag}: --resume takes the model from {run_dir}/run.json; give "
+                          f"only --workers, --duration, --checkpoint-every, --transport, "
+                          f"--log-dir or display options")
+    changes = {name: options[name] for name in given if name in options}
+    return RunConfig.resumed(run_dir, **changes)
 
 
 def _grid(text: str) -> tuple[int, int]:

@@ -13,14 +13,18 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass, field
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from shared.checkpoint import Checkpoint, CheckpointError
 from shared.clock import CLOCKS
 from shared.grid import Grid
 from shared.model import INIT_FILE, INIT_MODES, FireflyParams, load_phases
+from shared.runlog.schema import CHECKPOINT_NPZ, RUN_JSON
 from shared.shard_config import ShardConfig
 
 from . import capacity
@@ -74,6 +78,8 @@ class RunConfig:
     view_fps: float = 20.0
     clock: str = "realtime"
     delay: float | None = None  # None: 0 in real time, LOCKSTEP_DELAY in lock-step
+    checkpoint_every: float = 0.0  # lock-step: simulated seconds between checkpoints
+    resume: str | None = None  # lock-step: the run directory whose checkpoint we continue
 
     def __post_init__(self) -> None:
         w, h = self.grid
@@ -130,7 +136,15 @@ class RunConfig:
             if self.limit is not None:
                 raise ConfigError("--limit is not available with --clock lockstep yet "
                                   "(docs/lockstep.md)")
-        if self.init not in INIT_MODES:
+        if not (isinstance(self.checkpoint_every, (int, float))
+                and math.isfinite(self.checkpoint_every) and self.checkpoint_every >= 0):
+            raise ConfigError(f"--checkpoint-every {self.checkpoint_every}: must be >= 0 "
+                              f"simulated seconds (0: none)")
+        if (self.checkpoint_every or self.resume) and self.clock != "lockstep":
+            raise ConfigError("--checkpoint-every and --resume need --clock lockstep")
+        if self.resume is not None:
+            self.resume_checkpoint()  # a bad or mismatched checkpoint: one line, now
+        if self.init not in INIT_MODES and self.resume is None:
             try:
                 self.given_phases()
             except ValueError as exc:
@@ -174,9 +188,56 @@ class RunConfig:
     def agents(self) -> int:
         return self.grid[0] * self.grid[1]
 
+    @classmethod
+    def resumed(cls, run_dir: str, **changes: Any) -> "RunConfig":
+        """The options of the lock-step run in ``run_dir`` (its run.json), continued
+        from its checkpoint with ``changes`` (workers, duration, where to log...)."""
+        path = Path(run_dir) / RUN_JSON
+        try:
+            recorded = json.loads(path.read_text())["config"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"--resume {run_dir}: cannot read its {RUN_JSON} ({exc})") from None
+        names = {f.name for f in fields(cls)}
+        options = {k: v for k, v in recorded.items() if k in names}
+        options.update(grid=tuple(options.get("grid", DEFAULT_GRID)),
+                       kicks=tuple(options.get("kicks", ())), resume=str(run_dir), **changes)
+        try:
+            return cls(**options)
+        except TypeError as exc:
+            raise ConfigError(f"--resume {run_dir}: its {RUN_JSON} is not a run's ({exc})") from None
+
+    def model_key(self) -> dict[str, Any]:
+        """What a checkpoint is valid for: grid, model, seed and delay."""
+        params = self.params()
+        return {"grid": list(self.grid), "period": params.period, "nudge": params.nudge,
+                "refractory": params.refractory_s, "reset_jitter": params.reset_jitter,
+                "seed": params.seed, "delay": self.coupling_delay}
+
+    def resume_checkpoint(self) -> Checkpoint:
+        """The checkpoint of ``--resume RUN_DIR``, checked against this run."""
+        assert self.resume is not None
+        path = Path(self.resume) / CHECKPOINT_NPZ
+        if not path.exists():
+            raise ConfigError(f"--resume {self.resume}: no {CHECKPOINT_NPZ} there (was the run "
+                              f"started with --checkpoint-every?)")
+        try:
+            checkpoint = Checkpoint.load(path)
+        except CheckpointError as exc:
+            raise ConfigError(f"--resume: {exc}") from None
+        if dict(checkpoint.meta) != self.model_key():
+            raise ConfigError(f"--resume: {path} is for {dict(checkpoint.meta)}, not this run's "
+                              f"{self.model_key()}")
+        if len(checkpoint.cells) != self.agents:
+            raise ConfigError(f"--resume: {path} holds {len(checkpoint.cells)} cells, the grid "
+                              f"{self.agents}")
+        if not checkpoint.t < self.duration:
+            raise ConfigError(f"--duration {self.duration}: the checkpoint is at "
+                              f"{checkpoint.t} s already; give a longer --duration")
+        return checkpoint
+
     def given_phases(self) -> np.ndarray | None:
         """The phases of ``--init FILE`` (checked), or None for random and zero."""
-        if self.init in INIT_MODES:
+        if self.init in INIT_MODES or self.resume is not None:
             return None
         return load_phases(self.init, self.grid, self.period)
 
@@ -189,12 +250,13 @@ class RunConfig:
         inbox binds (``inbox``) and the quota lease time (``lease_s``)."""
         return ShardConfig(
             shard=shard, workers=self.workers, grid=(self.grid[0], self.grid[1]), params=self.params(),
-            init=self.init if self.init in INIT_MODES else INIT_FILE, kicks=tuple(self.kicks),
+            init=_shard_init(self.init, self.resume), kicks=tuple(self.kicks),
             run_dir=run_dir, inbox=inbox, fps=self.fps,
             report_interval=self.report_interval, heartbeat_timeout=self.heartbeat_timeout,
             yield_every=self.yield_every, limit=self.limit, lease_s=lease_s,
             trace_signals=self.trace_signals, trace_quota=self.trace_quota, clock=self.clock,
-            delay=float(self.coupling_delay), duration=float(self.duration))
+            delay=float(self.coupling_delay), duration=float(self.duration),
+            checkpoint_every=float(self.checkpoint_every), resume=self.resume is not None)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -203,3 +265,11 @@ class RunConfig:
         out["refractory"] = self.params().refractory_s
         out["delay"] = self.coupling_delay
         return out
+
+
+def _shard_init(init: str, resume: str | None) -> str:
+    """``ShardConfig.init``: a file's phases travel as INIT_FILE (the run directory's
+    copy); a resumed run starts from its checkpoint, so its phases are never used."""
+    if resume is not None:
+        return "zero"
+    return init if init in INIT_MODES else INIT_FILE

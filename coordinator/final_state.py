@@ -18,19 +18,23 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from shared.runlog.schema import STATE_NPZ, state_part
+from shared.checkpoint import Checkpoint
+from shared.runlog.schema import CHECKPOINT_NPZ, STATE_NPZ, checkpoint_part, state_part
 
-__all__ = ["merge_state"]
+__all__ = ["merge_checkpoint", "merge_state"]
 
 
-def merge_state(run_dir: Path, workers: int, cells: int) -> dict[str, Any]:
+def merge_state(run_dir: Path, workers: int, cells: int,
+                before: Checkpoint | None = None) -> dict[str, Any]:
     """Merge the parts into STATE_NPZ (then remove them) and return the summary's
-    ``state_hash``, ``flash_train_hash`` and ``sim_time``. A missing part or parts
+    ``state_hash``, ``flash_train_hash`` and ``sim_time``. ``before``: the checkpoint a
+    resumed run started from (its flash train comes first). A missing part or parts
     that stopped at different times raise ValueError naming it."""
     parts = []
     for k in range(workers):
@@ -51,8 +55,11 @@ def merge_state(run_dir: Path, workers: int, cells: int) -> dict[str, Any]:
     if (count < 0).any():
         raise ValueError(f"cells {np.flatnonzero(count < 0)[:5].tolist()}... are in no part")
     phase = t - epoch
-    train_cells = np.concatenate([p["train_cells"] for p in parts]).astype("<i8")
-    train_times = np.concatenate([p["train_times"] for p in parts]).astype("<f8")
+    earlier = [] if before is None else [before]
+    train_cells = np.concatenate([p.train_cells for p in earlier]
+                                 + [p["train_cells"] for p in parts]).astype("<i8")
+    train_times = np.concatenate([p.train_times for p in earlier]
+                                 + [p["train_times"] for p in parts]).astype("<f8")
     order = np.lexsort((train_cells, train_times))  # by time, then cell
     state_hash = hashlib.sha256(phase.astype("<f8").tobytes() + count.astype("<i8").tobytes())
     train = np.empty(len(order), dtype=[("cell", "<i8"), ("time", "<f8")])
@@ -67,3 +74,31 @@ def merge_state(run_dir: Path, workers: int, cells: int) -> dict[str, Any]:
     return {"state_hash": state_hash.hexdigest(),
             "flash_train_hash": hashlib.sha256(train.tobytes()).hexdigest(),
             "sim_time": t}
+
+
+def merge_checkpoint(run_dir: Path, workers: int, cells: int, meta: dict[str, Any],
+                     before: Checkpoint | None = None) -> float | None:
+    """If every worker has saved its part of a newer checkpoint, merge the newest such
+    into CHECKPOINT_NPZ (with ``before``'s flash train first, for a resumed run) and
+    remove the parts up to it. Returns the checkpoint's time, or None."""
+    windows: dict[int, int] = {}
+    for path in run_dir.glob("checkpoint-*-*.npz"):
+        try:
+            window = int(path.stem.rsplit("-", 1)[1])
+        except ValueError:
+            continue
+        windows[window] = windows.get(window, 0) + 1
+    complete = [w for w, n in windows.items() if n == workers]
+    if not complete:
+        return None
+    window = max(complete)
+    parts = [Checkpoint.load(run_dir / checkpoint_part(k, window)) for k in range(workers)]
+    merged = Checkpoint.merge(parts, cells, meta)
+    if before is not None:  # the whole flash train, from t = 0
+        merged = replace(merged, train_cells=np.concatenate([before.train_cells, merged.train_cells]),
+                         train_times=np.concatenate([before.train_times, merged.train_times]))
+    merged.save(run_dir / CHECKPOINT_NPZ)
+    for w in [w for w in windows if w <= window]:
+        for k in range(workers):
+            (run_dir / checkpoint_part(k, w)).unlink(missing_ok=True)
+    return merged.t

@@ -39,7 +39,8 @@ import zmq
 
 from shared.grid import Grid
 from shared.partition import Shard, partition, shard_layouts
-from shared.runlog.schema import COORDINATOR_TEXT_LOG
+from shared.checkpoint import Checkpoint
+from shared.runlog.schema import COORDINATOR_TEXT_LOG, RESUME_NPZ
 
 from .aggregator import Aggregator, status_line
 from .barrier import Barrier
@@ -47,7 +48,7 @@ from .config import RunConfig
 from .console import Console
 from .control import HEARTBEAT_S, ControlChannel
 from .departures import Departures
-from .final_state import merge_state
+from .final_state import merge_checkpoint, merge_state
 from .endpoints import Endpoints
 from .launcher import WorkerProcesses
 from .liveness import Liveness, Loss
@@ -97,6 +98,9 @@ class Session:
         self.liveness = Liveness(config.workers)
         self._own_stall = 0.0  # the longest gap between two turns of the run loop, seconds
         self._last_interval: dict[str, Any] = {}  # the newest coordinator.jsonl line
+        # --resume: the checkpoint this run continues (checked by the config already)
+        self._resumed: Checkpoint | None = (config.resume_checkpoint()
+                                            if config.resume is not None else None)
 
     def request_stop(self, reason: str) -> None:
         if self.stop.request(reason) and reason in ("interrupted", "terminated"):
@@ -124,6 +128,8 @@ class Session:
                             given = cfg.given_phases()  # --init FILE: every worker reads this copy
                             if given is not None:
                                 records.write_phases(given)
+                            if self._resumed is not None:  # --resume: every worker reads this copy
+                                self._resumed.save(run_dir / RESUME_NPZ)
                             await self._launch_and_run(stack, records, aggregator, desk, view, receivers)
                         except (SetupError, OSError) as exc:  # OSError: e.g. a full disk; the
                             self._failed(str(exc))                # message names the file
@@ -134,6 +140,8 @@ class Session:
                 reason = exit_reason(self.stop.reason, bool(self.lost))
                 duration_s = time.monotonic() - started
                 figures = {**aggregator.summary(), "longest_silence_s": self.liveness.measurements()}
+                if cfg.clock == "lockstep":
+                    self._merge_checkpoint(run_dir)  # the last one the workers saved
                 if cfg.clock == "lockstep" and reason == "duration":
                     figures.update(self._final_state(run_dir, duration_s))
                 summary = summary_record(
@@ -249,6 +257,8 @@ class Session:
             now = loop.time()
             self._note_own_stall(now - last_turn)
             last_turn = now
+            if lockstep and cfg.checkpoint_every:
+                self._merge_checkpoint(w.run_dir)
             if now >= end or (lockstep and self._lockstep_done(w)):
                 self.request_stop("duration")
                 break
@@ -274,6 +284,17 @@ class Session:
                 except asyncio.TimeoutError:
                     pass
 
+    def _merge_checkpoint(self, run_dir: Path) -> None:
+        """Lock-step: merge the newest checkpoint all workers have saved, if any."""
+        cfg = self.config
+        try:
+            t = merge_checkpoint(run_dir, cfg.workers, cfg.agents, cfg.model_key(), self._resumed)
+        except (OSError, ValueError) as exc:
+            log.error("checkpoint: %s", exc)
+            return
+        if t is not None:
+            log.info("checkpoint at %.3f simulated s merged into %s", t, run_dir)
+
     def _lockstep_done(self, w: _Wiring) -> bool:
         """Has every shard still alive reached the simulated duration?"""
         alive = w.workers.alive()
@@ -294,7 +315,7 @@ class Session:
     def _final_state(self, run_dir: Path, duration_s: float) -> dict[str, Any]:
         """Lock-step: merge the workers' final states (state.npz) and hash them."""
         try:
-            state = merge_state(run_dir, self.config.workers, self.config.agents)
+            state = merge_state(run_dir, self.config.workers, self.config.agents, self._resumed)
         except (OSError, ValueError) as exc:
             self.error = f"final state: {exc}"
             log.error("%s", self.error)

@@ -337,6 +337,16 @@ class LockstepClock(_AlarmSlots):
         for _ in range(settle):
             await asyncio.sleep(0)
 
+    def pending_alarms(self) -> dict[int, float]:
+        """key -> due of every pending alarm (for a checkpoint)."""
+        version, futures = self._version, self._futures
+        return {key: due for due, key, v in self._heap
+                if v == version[key] and futures[key] is not None}
+
+    def pending_signals(self) -> list[tuple[float, int, int]]:
+        """(when, key, source) of every signal not yet delivered (for a checkpoint)."""
+        return [(when, key, source) for when, key, source, _ in self._signals]
+
     def stop_all(self) -> int:
         self._signals.clear()
         return super().stop_all()

@@ -50,6 +50,8 @@ class ShardConfig:
     clock: str  # "realtime" or "lockstep"
     delay: float  # coupling delay, seconds: 0 in real time, > 0 in lock-step
     duration: float  # lock-step: the simulated seconds to run, then wait for stop
+    checkpoint_every: float  # lock-step: simulated seconds between checkpoints (0: none)
+    resume: bool  # lock-step: start from the run directory's RESUME_NPZ
 
     def __post_init__(self) -> None:
         _int_at_least("workers", self.workers, 1)
@@ -89,15 +91,18 @@ class ShardConfig:
                 raise ShardConfigError(f"{name}(={getattr(self, name)!r}) must be true or false")
         if self.clock not in CLOCKS:
             raise ShardConfigError(f"clock(={self.clock!r}) must be one of {CLOCKS}")
-        for name in ("delay", "duration"):
+        if not isinstance(self.resume, bool):
+            raise ShardConfigError(f"resume(={self.resume!r}) must be true or false")
+        for name in ("delay", "duration", "checkpoint_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
                     or not math.isfinite(value) or value < 0:
                 raise ShardConfigError(f"{name}(={value!r}) must be a finite number >= 0")
         if self.lockstep and not (self.delay > 0 and self.duration > 0 and self.limit is None):
             raise ShardConfigError("clock='lockstep' needs delay > 0, duration > 0 and no limit")
-        if not self.lockstep and self.delay:
-            raise ShardConfigError(f"delay(={self.delay!r}) must be 0 on the real-time clock")
+        if not self.lockstep and (self.delay or self.checkpoint_every or self.resume):
+            raise ShardConfigError("delay, checkpoint_every and resume are for the lock-step "
+                                   "clock only")
 
     @property
     def lockstep(self) -> bool:

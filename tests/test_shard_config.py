@@ -19,7 +19,7 @@ def good() -> ShardConfig:
         init="random", kicks=(0, 31), run_dir="/tmp/run", inbox="ipc:///tmp/run/edge-1",
         fps=30.0, report_interval=1.0, heartbeat_timeout=5.0, yield_every=16, limit=None,
         lease_s=3.0, trace_signals=False, trace_quota=True, clock="realtime", delay=0.0,
-        duration=30.0)
+        duration=30.0, checkpoint_every=0.0, resume=False)
 
 
 def wire(**changes: Any) -> dict[str, Any]:

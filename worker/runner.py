@@ -44,6 +44,7 @@ import numpy as np
 import zmq
 
 from shared import protocol
+from shared.checkpoint import Checkpoint
 from shared.clock import Clock, LockstepClock, RealTimeClock
 from shared.credentials import Credentials
 from shared.curve import KeyRing, client, guarding, server
@@ -220,8 +221,11 @@ class Worker:
         grid = Grid(*config.grid)
         layout = layout_of(grid, config.workers, k)
         clock: Clock  # parked until start
+        resume = None
+        if config.resume:  # a lock-step checkpoint, copied here by the coordinator
+            resume = Checkpoint.load(Path(config.run_dir) / schema.RESUME_NPZ).part(layout.cells)
         if config.lockstep:
-            clock = LockstepClock(len(layout.cells), parked=True)
+            clock = LockstepClock(len(layout.cells), resume.t if resume else 0.0, parked=True)
         else:
             clock = RealTimeClock(self.loop, len(layout.cells))
         self.clock = clock
@@ -244,7 +248,14 @@ class Worker:
             send_edge=self.outbox.queue_flash,
             trace=self._signal_trace(k) if config.trace_signals else None,
             slots=self.quota.slots if self.quota is not None else None,
-            delay=config.delay, record_train=config.lockstep)
+            delay=config.delay, record_train=config.lockstep, resume=resume)
+        if resume is not None:  # the signals that were in transit at the checkpoint
+            assert isinstance(clock, LockstepClock)
+            local = layout.local_index
+            for when, target, source in zip(resume.transit_when.tolist(),
+                                            resume.transit_target.tolist(),
+                                            resume.transit_source.tolist()):
+                clock.deliver_at(when, local[target], source, shard.agents.signal)
         self.edge_inbox = EdgeInbox(self.ctx, self.loop, layout, self.opts.token, self.metrics,
                                     endpoint=config.inbox, signal=shard.agents.signal,
                                     now=clock.now, trace=shard.agents.trace,
@@ -279,6 +290,25 @@ class Worker:
         self.metrics.begin(float(t0))
         if config.lockstep:  # the lock-step clock ignores t0: start at it all the same
             await asyncio.sleep(max(0.0, float(t0) - self.loop.time()))
+
+    def _checkpoint(self, window: int, t: float) -> None:
+        """Lock-step: save this shard's part of the checkpoint at the end of ``window``
+        (every agent waits on an alarm then; docs/lockstep.md, "Checkpoints")."""
+        assert self.config is not None and self.shard is not None
+        clock, agents = self.clock, self.shard.agents
+        assert isinstance(clock, LockstepClock) and agents.train is not None
+        dues = clock.pending_alarms()
+        cells = agents.cells
+        pending = clock.pending_signals()
+        part = Checkpoint(
+            t, np.asarray(cells, dtype=np.int64), np.array(agents.epoch, dtype=np.float64),
+            np.array(agents.flash_count, dtype=np.int64),
+            np.array([dues[i] for i in range(agents.n)], dtype=np.float64),
+            np.array([when for when, _, _ in pending], dtype=np.float64),
+            np.array([cells[key] for _, key, _ in pending], dtype=np.int64),
+            np.array([source for _, _, source in pending], dtype=np.int64),
+            np.array(agents.train[0], dtype=np.int64), np.array(agents.train[1], dtype=np.float64))
+        part.save(Path(self.config.run_dir) / schema.checkpoint_part(self.opts.shard, window))
 
     def _write_state(self, t: float) -> None:
         """Lock-step: this shard's final state and flash train, for the coordinator to
@@ -334,7 +364,9 @@ class Worker:
             if config.lockstep:
                 assert isinstance(clock, LockstepClock) and self.outbox and self.edge_inbox
                 await WindowLoop(clock, frames, self.outbox, self.edge_inbox, delay=config.delay,
-                                 duration=config.duration).run(self.stop_event)
+                                 duration=config.duration,
+                                 checkpoint_every=config.checkpoint_every,
+                                 checkpoint=self._checkpoint).run(self.stop_event)
             else:
                 await frames.run(self.stop_event)
         finally:

@@ -18,6 +18,7 @@ import asyncio
 from typing import Any, Iterator, Sequence
 
 from shared import cascade as cs
+from shared.checkpoint import Checkpoint
 from shared.clock import Clock
 from shared.grid import Grid
 from shared.model import FireflyParams
@@ -81,15 +82,16 @@ def build_shard(layout: ShardLayout, params: FireflyParams, cell_phases: Sequenc
                 clock: Clock, metrics: ShardMetrics, *, yield_every: int,
                 send_edge: SendEdge | None = None, trace: SignalTrace | None = None,
                 slots: cs.ResourceManager | None = None, delay: float = 0.0,
-                record_train: bool = False) -> Shard:
+                record_train: bool = False, resume: Checkpoint | None = None) -> Shard:
     """Assemble the shard of ``layout``: agents starting at ``cell_phases`` (indexed by
     global cell id), their Engine and its "agents" resource. ``slots``: the quota's
     elastic ResourceManager (``--limit``), else None (no quota, no cost). ``delay``:
     the coupling delay (lock-step clock only); ``record_train``: keep every flash
-    (lock-step's flash train)."""
+    (lock-step's flash train); ``resume``: start from this checkpoint part instead of
+    ``cell_phases``."""
     agents = ShardAgents(layout, params, clock, [float(cell_phases[c]) for c in layout.cells],
                          metrics, send_edge=send_edge, trace=trace, delay=delay,
-                         record_train=record_train)
+                         record_train=record_train, resume=resume)
 
     @cs.resource(name="agents", scope="run")
     def agents_resource() -> Iterator[ShardAgents]:

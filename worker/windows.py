@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from typing import Callable
 
 from shared.clock import LockstepClock
 from shared.limits import IDLE_FRAME_S
@@ -31,7 +32,9 @@ class WindowLoop:
     """Runs the lock-step windows until ``duration``, then idles until ``stop``."""
 
     def __init__(self, clock: LockstepClock, frames: FrameLoop, outbox: EdgeOutbox,
-                 inbox: EdgeInbox, *, delay: float, duration: float) -> None:
+                 inbox: EdgeInbox, *, delay: float, duration: float,
+                 checkpoint_every: float = 0.0,
+                 checkpoint: Callable[[int, float], None] | None = None) -> None:
         self.clock = clock
         self.frames = frames
         self.outbox = outbox
@@ -39,20 +42,33 @@ class WindowLoop:
         self.delay = delay
         self.duration = duration
         self.windows = math.ceil(duration / delay - 1e-9)
-        self._last_report = (0.0, time.monotonic())
+        # A resumed run starts at a window's end: the same (w + 1) * delay as before.
+        self.first = round(clock.now() / delay)
+        # ``checkpoint(window, end)`` saves the state at the end of ``window``, the first
+        # window end at or past each multiple of ``checkpoint_every``.
+        self.checkpoint_every = checkpoint_every
+        self.checkpoint = checkpoint
+        self._last_report = (clock.now(), time.monotonic())
         self._frames_since = 0  # frames sent since the last report
 
     async def run(self, stop: asyncio.Event) -> None:
         frames, clock = self.frames, self.clock
         fps, interval = frames.fps, frames.report_interval
-        frame, next_report = 1, interval
-        for w in range(self.windows):
+        start = clock.now()
+        frame = math.floor(start * fps + 1e-9) + 1
+        next_report = (math.floor(start / interval + 1e-9) + 1) * interval
+        every = self.checkpoint_every
+        next_checkpoint = (math.floor(start / every + 1e-9) + 1) * every if every else math.inf
+        for w in range(self.first, self.windows):
             if stop.is_set():
                 return
             end = min((w + 1) * self.delay, self.duration)  # never summed: no drift
             await clock.advance(end)
             self.outbox.flush(window=True)
-            await self._barrier(w + 1, stop)
+            await self._barrier(w + 1 - self.first, stop)
+            if end >= next_checkpoint - 1e-12 and end < self.duration and self.checkpoint:
+                self.checkpoint(w, end)
+                next_checkpoint = (math.floor(end / every + 1e-9) + 1) * every
             while frame / fps <= end + 1e-12:
                 frames.send_frame(frame, end)
                 frames.metrics.frames += 1

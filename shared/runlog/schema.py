@@ -24,7 +24,7 @@ from typing import Any, Mapping
 __all__ = [
     "SCHEMA_VERSION", "RUN_JSON", "SUMMARY_JSON", "COORDINATOR_LOG", "COORDINATOR_TEXT_LOG",
     "shard_log", "SHARD_LOG_GLOB", "shard_of", "worker_log", "quota_trace", "signal_trace",
-    "STATE_NPZ", "state_part", "INIT_NPY",
+    "STATE_NPZ", "state_part", "INIT_NPY", "CHECKPOINT_NPZ", "RESUME_NPZ", "checkpoint_part",
     "Counters", "COUNTERS",
     "HISTOGRAMS", "HISTOGRAM_FIELDS", "PROCESS_FIELDS", "SHARD_DIAGNOSTICS", "SHARD_FIELDS",
     "SHARD_OPTIONAL", "COORDINATOR_FIELDS", "COORDINATOR_OPTIONAL", "RUN_FIELDS",
@@ -42,6 +42,11 @@ INIT_NPY = "init.npy"
 #: Lock-step: the final state of every cell in cell order ("phase" = t_end - epoch,
 #: "flash_count", "t"), merged by the coordinator from the workers' parts.
 STATE_NPZ = "state.npz"
+#: Lock-step: the newest complete checkpoint (``shared.checkpoint``), merged by the
+#: coordinator from the workers' parts; ``--resume RUN_DIR`` starts from it.
+CHECKPOINT_NPZ = "checkpoint.npz"
+#: In a resumed run's directory: the checkpoint it started from (copied).
+RESUME_NPZ = "resume.npz"
 COORDINATOR_LOG = "coordinator.jsonl"
 COORDINATOR_TEXT_LOG = "coordinator.log"  # logging while the live view owns the terminal
 
@@ -49,6 +54,11 @@ COORDINATOR_TEXT_LOG = "coordinator.log"  # logging while the live view owns the
 def state_part(shard: int) -> str:
     """Lock-step: worker ``shard``'s part of the final state (``STATE_NPZ``'s source)."""
     return f"state-{shard}.npz"
+
+
+def checkpoint_part(shard: int, window: int) -> str:
+    """Lock-step: worker ``shard``'s part of the checkpoint at the end of ``window``."""
+    return f"checkpoint-{shard}-{window}.npz"
 
 
 def shard_log(shard: int) -> str:
