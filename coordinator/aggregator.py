@@ -167,6 +167,8 @@ def status_line(record: Mapping[str, Any], workers_total: int) -> str:
         f"p99_flash={p99:7.2f}ms" if p99 is not None else "p99_flash=   -   ",
         f"workers={record['workers_alive']}/{workers_total}",
     ]
+    if "sim_t" in record:  # lock-step: simulated time and real-time factor
+        parts.insert(1, f"sim={record['sim_t']:7.1f}s rtf={record['rtf']:5.2f}")
     in_r = record.get("shards_in_R")
     if in_r is not None and 0 < in_r < workers_total:
         parts[1] += f" ({in_r}/{workers_total} shards)"

@@ -98,6 +98,7 @@ class Session:
         self.liveness = Liveness(config.workers)
         self._own_stall = 0.0  # the longest gap between two turns of the run loop, seconds
         self._last_interval: dict[str, Any] = {}  # the newest coordinator.jsonl line
+        self._sim_progress = (0.0, 0.0)  # lock-step: (sim time, wall t) at the last line
         # --resume: the checkpoint this run continues (checked by the config already)
         self._resumed: Checkpoint | None = (config.resume_checkpoint()
                                             if config.resume is not None else None)
@@ -308,6 +309,12 @@ class Session:
             record["malformed_rejected"] = malformed
         if w.desk is not None:
             record["quota"] = w.desk.interval_fields(self.config.report_interval)
+        if self.config.clock == "lockstep":
+            sim_t = min((w.aggregator.last_t.get(k, 0.0) for k in w.workers.alive()), default=0.0)
+            last_sim, last_wall = self._sim_progress
+            record["sim_t"] = round(sim_t, 3)
+            record["rtf"] = round((sim_t - last_sim) / max(t - last_wall, 1e-9), 3)
+            self._sim_progress = (sim_t, t)
         w.records.write_interval(record)
         self.console.out(status_line(record, self.config.workers), status=True)
         self._last_interval = record

@@ -142,6 +142,10 @@ class TelemetryStream(Receiver):
             raise protocol.ProtocolError(f"report from shard {shard}: {'; '.join(problems[:3])}")
 
 
+#: Optional histograms of lock-step lines (schema.SHARD_OPTIONAL), checked when present.
+LOCKSTEP_HISTOGRAMS = ("window_ms", "barrier_wait_ms")
+
+
 def _range_problems(line: Mapping[str, Any], shard: int, cells: int) -> list[str]:
     """Problems with the values of a report whose types match the schema: the shard it
     names, counts, finite figures, histograms (the aggregator takes them as they are)."""
@@ -168,9 +172,9 @@ def _range_problems(line: Mapping[str, Any], shard: int, cells: int) -> list[str
         figures["process.loop_busy"] = (busy, 0.0, 1.0 + 1e-6)
     problems += [f"{k}={v!r} is not within [{lo}, {hi}]" for k, (v, lo, hi) in figures.items()
                  if not limits.is_finite(v, lo, hi)]
-    for name in HISTOGRAMS:
+    for name in (*HISTOGRAMS, *(k for k in LOCKSTEP_HISTOGRAMS if k in line)):
         try:
             Histogram.from_dict(line[name])
-        except ValueError as exc:
+        except (ValueError, TypeError, AttributeError) as exc:
             problems.append(f"{name}: {exc}")
     return problems

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from shared.grid import Grid
 from shared.model import FireflyParams
 from shared.partition import partition
-from shared.runlog.schema import STATE_NPZ, SUMMARY_JSON
-from simrun import SimRun
+from shared.runlog.schema import STATE_NPZ, SUMMARY_JSON, shard_log
+from simrun import SimRun, read_jsonl
 
 from lockstepkit import reference
 
@@ -75,6 +75,13 @@ def test_the_final_state_equals_the_reference(sim, tmp_path: Path) -> None:
     run = sim("--clock", "lockstep", "--workers", "3", "--grid", "20x14", "--duration", "8",
               "--jitter", "0", "--init", str(tmp_path / "phases.npy"), *MODEL)
     finished(run)
+    for k in range(3):  # each line: its real-time factor, its windows' and barriers' times
+        lines = read_jsonl(run.run_dir / shard_log(k))
+        timed = [line for line in lines if "rtf" in line]
+        assert len(timed) >= 7 and all(line["rtf"] > 0 for line in timed)
+        assert sum(line["window_ms"]["count"] for line in timed) >= 140  # 20 windows a second
+        assert all(line["barrier_wait_ms"]["count"] == line["window_ms"]["count"] for line in timed)
+        assert all(line["fps"] == 30.0 for line in timed)  # frames per simulated second
     expected = reference(grid, params, phases, 0.05, 8.0)
     with np.load(run.run_dir / STATE_NPZ) as state:
         assert float(state["t"]) == 8.0

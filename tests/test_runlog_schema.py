@@ -147,12 +147,15 @@ def test_a_line_with_every_documented_field_reads_without_a_warning(tmp_path):
     path = run_dir / shard_log(0)
     lines = [json.loads(x) for x in path.read_text().splitlines()]
     lines[-1].update(quota={"held": 1}, final=True, agents_failed=0, agents_without_flash=0,
-                     agent_flashes_min=1, stop_reason="coordinator: duration", rtf=2.5)
+                     agent_flashes_min=1, stop_reason="coordinator: duration", rtf=2.5,
+                     window_ms=lines[-1]["frame_lateness_ms"],
+                     barrier_wait_ms=lines[-1]["frame_lateness_ms"])
     assert set(lines[-1]) == set(SHARD_FIELDS) | set(SHARD_OPTIONAL)
     path.write_text("".join(json.dumps(x) + "\n" for x in lines))
     coordinator = run_dir / COORDINATOR_LOG
     last = json.loads(coordinator.read_text().splitlines()[-1])
-    last.update(quota={"limit": 1}, malformed_rejected=2, shards_in_R=2, stalled=[1])
+    last.update(quota={"limit": 1}, malformed_rejected=2, shards_in_R=2, stalled=[1], sim_t=3.5,
+                rtf=1.2)
     assert set(last) == set(COORDINATOR_FIELDS) | set(COORDINATOR_OPTIONAL)
     with coordinator.open("a") as out:
         out.write(json.dumps({**last, "t": last["t"] + 1}) + "\n")

@@ -5,7 +5,9 @@ to the window's end (every event up to and including it, in the clock's canonica
 order), sends the window's boundary flashes on every link (one batch per link, empty
 or not: the batch is also the barrier), then waits for every neighbour's batch of the
 same window before the next. Frames and shard log lines are due in simulated time,
-as in real time; each line also says its real-time factor (``rtf``). Having reached
+as in real time; each line also says its real-time factor (``rtf``) and, as
+histograms, how long its windows ran (``window_ms``) and waited at the barrier
+(``barrier_wait_ms``), in wall milliseconds. Having reached
 ``duration`` it keeps sending a frame every quarter second (so the coordinator hears
 it is alive) until told to stop. Why this is exact: docs/lockstep.md.
 
@@ -20,6 +22,7 @@ import time
 from typing import Callable
 
 from shared.clock import LockstepClock
+from shared.histogram import Histogram
 from shared.limits import IDLE_FRAME_S
 
 from .frames import FrameLoop
@@ -50,6 +53,9 @@ class WindowLoop:
         self.checkpoint = checkpoint
         self._last_report = (clock.now(), time.monotonic())
         self._frames_since = 0  # frames sent since the last report
+        # Wall time per window: running its events, and waiting at its barrier (ms).
+        self.window_ms = Histogram()
+        self.barrier_wait_ms = Histogram()
 
     async def run(self, stop: asyncio.Event) -> None:
         frames, clock = self.frames, self.clock
@@ -63,9 +69,13 @@ class WindowLoop:
             if stop.is_set():
                 return
             end = min((w + 1) * self.delay, self.duration)  # never summed: no drift
+            began = time.perf_counter()
             await clock.advance(end)
             self.outbox.flush(window=True)
+            ran = time.perf_counter()
             await self._barrier(w + 1 - self.first, stop)
+            self.window_ms.record((ran - began) * 1000.0)
+            self.barrier_wait_ms.record((time.perf_counter() - ran) * 1000.0)
             if end >= next_checkpoint - 1e-12 and end < self.duration and self.checkpoint:
                 self.checkpoint(w, end)
                 next_checkpoint = (math.floor(end / every + 1e-9) + 1) * every
@@ -108,4 +118,7 @@ class WindowLoop:
         rtf = sim / max(wall - wall_prev, 1e-9)
         fps = self._frames_since / sim
         self._last_report, self._frames_since = (now, wall), 0
-        self.frames.report(now, more={"rtf": round(rtf, 3), "fps": round(fps, 2)})
+        windows = {"window_ms": self.window_ms.to_dict(),
+                   "barrier_wait_ms": self.barrier_wait_ms.to_dict()}
+        self.window_ms, self.barrier_wait_ms = Histogram(), Histogram()
+        self.frames.report(now, more={"rtf": round(rtf, 3), "fps": round(fps, 2), **windows})

@@ -132,6 +132,8 @@ SHARD_OPTIONAL: dict[str, Any] = {  # present on some lines only
     "agents_failed": int, "agents_without_flash": int, "agent_flashes_min": int,  # final only
     "stop_reason": str,  # final only: why the worker stopped (docs/protocol.md, "Liveness")
     "rtf": _NUM,  # lock-step: simulated seconds per wall second over the interval
+    # lock-step: histograms (ms, wall) of each window's run and of its barrier wait
+    "window_ms": dict, "barrier_wait_ms": dict,
 }
 
 COORDINATOR_FIELDS: dict[str, Any] = {
@@ -139,6 +141,7 @@ COORDINATOR_FIELDS: dict[str, Any] = {
     "worst_p99_flash_lateness_ms": _OPT_NUM, "workers_alive": int, "R_series": list,
 }
 COORDINATOR_OPTIONAL: dict[str, Any] = {
+    "sim_t": _NUM, "rtf": _NUM,  # lock-step: the slowest shard's simulated time; its RTF
     "quota": dict, "malformed_rejected": int,
     "shards_in_R": int,  # how many shards' figures the line's R combines
     "stalled": list,  # shards silent past the stall threshold (their figures left out)
