@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,9 @@ import numpy as np
 from shared.checkpoint import Checkpoint
 from shared.runlog.schema import CHECKPOINT_NPZ, STATE_NPZ, checkpoint_part, state_part
 
-__all__ = ["merge_checkpoint", "merge_state"]
+__all__ = ["merge_checkpoint", "merge_state", "remove_parts"]
+
+_STATE_KEYS = {"cells", "epoch", "flash_count", "train_cells", "train_times", "t"}
 
 
 def merge_state(run_dir: Path, workers: int, cells: int,
@@ -41,8 +44,13 @@ def merge_state(run_dir: Path, workers: int, cells: int,
         path = run_dir / state_part(k)
         if not path.exists():
             raise ValueError(f"{path.name} is missing: worker {k} did not finish")
-        with np.load(path, allow_pickle=False) as data:
-            parts.append({name: data[name] for name in data.files})
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                parts.append({name: data[name] for name in data.files})
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"{path.name} cannot be read ({exc})") from None
+        if not _STATE_KEYS <= set(parts[-1]):
+            raise ValueError(f"{path.name} is not a state part")
     times = sorted({float(p["t"]) for p in parts})
     if len(times) != 1:
         raise ValueError(f"the workers stopped at different simulated times {times}")
@@ -102,3 +110,12 @@ def merge_checkpoint(run_dir: Path, workers: int, cells: int, meta: dict[str, An
         for k in range(workers):
             (run_dir / checkpoint_part(k, w)).unlink(missing_ok=True)
     return merged.t
+
+
+def remove_parts(run_dir: Path) -> None:
+    """Remove the workers' parts left over when a run ends (those of an incomplete
+    checkpoint, or the states of a run stopped before its duration): what counts is
+    in CHECKPOINT_NPZ and STATE_NPZ."""
+    for pattern in ("checkpoint-*-*.npz", "state-*.npz", "*.npz.partial"):
+        for path in run_dir.glob(pattern):
+            path.unlink(missing_ok=True)

@@ -48,7 +48,7 @@ from .config import RunConfig
 from .console import Console
 from .control import HEARTBEAT_S, ControlChannel
 from .departures import Departures
-from .final_state import merge_checkpoint, merge_state
+from .final_state import merge_checkpoint, merge_state, remove_parts
 from .endpoints import Endpoints
 from .launcher import WorkerProcesses
 from .liveness import Liveness, Loss
@@ -145,6 +145,8 @@ class Session:
                     self._merge_checkpoint(run_dir)  # the last one the workers saved
                 if cfg.clock == "lockstep" and reason == "duration":
                     figures.update(self._final_state(run_dir, duration_s))
+                if cfg.clock == "lockstep":
+                    remove_parts(run_dir)
                 summary = summary_record(
                     reason=reason, duration_s=duration_s, config=cfg, figures=figures,
                     workers_lost={s: loss.to_dict() for s, loss in sorted(self.lost.items())},

@@ -54,6 +54,7 @@ def test_a_killed_worker_ends_the_run_with_exit_3_and_resume_completes_it(sim) -
     hashes(run, code=3)
     saved = Checkpoint.load(run.run_dir / CHECKPOINT_NPZ)
     assert 2.0 <= saved.t < 40.0
+    assert sorted(p.name for p in run.run_dir.glob("*.npz*")) == [CHECKPOINT_NPZ]  # no parts left
     resumed = sim("--resume", str(run.run_dir), "--workers", "2", "--duration", "40")
     assert hashes(resumed) == expected
 

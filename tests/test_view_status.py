@@ -47,6 +47,13 @@ def test_worst_shard_and_missing_workers_are_highlighted() -> None:
     assert REVERSE_ON not in top
 
 
+def test_lockstep_shows_simulated_time_and_rtf() -> None:
+    top = visible(status_lines(info(sim_s=125.0, rtf=3.456), 200)[0])
+    assert "t 1m05s  sim 2m05s rtf 3.46" in top
+    assert "sim" not in visible(status_lines(info(), 200)[0])
+    assert "sim 2m05s rtf -" in visible(status_lines(info(sim_s=125.0), 200)[0])
+
+
 def test_no_slots_without_a_limit() -> None:
     top, _ = status_lines(info(quota_in_use=None, quota_limit=None), 200)
     assert "slots" not in top

@@ -49,8 +49,8 @@ def status_info(elapsed: float, *, r: float, latest: Mapping[int, Mapping[str, A
                 record: Mapping[str, Any], workers_alive: int, workers_total: int,
                 stalled: Sequence[int] = ()) -> StatusInfo:
     """The status bar: R now, each live shard's newest line (``latest``), the last
-    coordinator.jsonl line (``record``: flashes/s, quota; empty before the first), and
-    the shards stalled now (``stalled``)."""
+    coordinator.jsonl line (``record``: flashes/s, quota, lock-step's simulated time and
+    RTF; empty before the first), and the shards stalled now (``stalled``)."""
     quota = record.get("quota") or {}
     return StatusInfo(
         elapsed_s=max(0.0, elapsed), R=r,
@@ -58,7 +58,8 @@ def status_info(elapsed: float, *, r: float, latest: Mapping[int, Mapping[str, A
         shard_fps={k: float(v.get("fps", 0.0)) for k, v in latest.items()},
         shard_p99_ms={k: float(v["flash_lateness_ms"]["p99"]) for k, v in latest.items()},
         workers_alive=workers_alive, workers_total=workers_total,
-        quota_in_use=quota.get("in_use"), quota_limit=quota.get("limit"), stalled=tuple(stalled))
+        quota_in_use=quota.get("in_use"), quota_limit=quota.get("limit"), stalled=tuple(stalled),
+        sim_s=record.get("sim_t"), rtf=record.get("rtf"))
 
 
 class ViewDriver:

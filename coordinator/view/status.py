@@ -51,6 +51,8 @@ class StatusInfo:
     quota_in_use: int | None = None
     quota_limit: int | None = None
     stalled: tuple[int, ...] = ()
+    sim_s: float | None = None  # lock-step: simulated time (the slowest shard's)
+    rtf: float | None = None  # lock-step: simulated seconds per wall second
 
 
 def status_lines(info: StatusInfo, width: int) -> list[str]:
@@ -68,6 +70,8 @@ def _summary_fields(info: StatusInfo) -> list[Field]:
     fields = [
         (r_bar(info.R), False),
         (f"t {format_elapsed(info.elapsed_s)}", False),
+        *([(f"sim {format_elapsed(info.sim_s)} rtf {_num(_or_nan(info.rtf), '.2f')}", False)]
+          if info.sim_s is not None else []),
         (f"flashes/s {_num(info.flashes_per_s, '.0f')}", False),
         (f"workers {info.workers_alive}/{info.workers_total}",
          info.workers_alive < info.workers_total),
@@ -173,3 +177,7 @@ def _width(fields: list[Field], sep: str) -> int:
 
 def _num(value: float, spec: str) -> str:
     return format(value, spec) if math.isfinite(value) else "-"
+
+
+def _or_nan(value: float | None) -> float:
+    return math.nan if value is None else value
