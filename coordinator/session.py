@@ -262,6 +262,9 @@ class Session:
             last_turn = now
             if lockstep and cfg.checkpoint_every:
                 self._merge_checkpoint(w.run_dir)
+            if lockstep and self.lost:  # its neighbours cannot pass the next barrier
+                self.request_stop("workers_lost")
+                break
             if now >= end or (lockstep and self._lockstep_done(w)):
                 self.request_stop("duration")
                 break

@@ -31,6 +31,7 @@ from .outbox import EdgeOutbox
 
 __all__ = ["WindowLoop"]
 
+
 class WindowLoop:
     """Runs the lock-step windows until ``duration``, then idles until ``stop``."""
 
@@ -74,6 +75,8 @@ class WindowLoop:
             self.outbox.flush(window=True)
             ran = time.perf_counter()
             await self._barrier(w + 1 - self.first, stop)
+            if stop.is_set():  # the barrier may not have completed: nothing more to save
+                return
             self.window_ms.record((ran - began) * 1000.0)
             self.barrier_wait_ms.record((time.perf_counter() - ran) * 1000.0)
             if end >= next_checkpoint - 1e-12 and end < self.duration and self.checkpoint:
