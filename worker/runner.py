@@ -225,7 +225,8 @@ class Worker:
         if config.resume:  # a lock-step checkpoint, copied here by the coordinator
             resume = Checkpoint.load(Path(config.run_dir) / schema.RESUME_NPZ).part(layout.cells)
         if config.lockstep:
-            clock = LockstepClock(len(layout.cells), resume.t if resume else 0.0, parked=True)
+            clock = LockstepClock(len(layout.cells), resume.t if resume else 0.0, parked=True,
+                                  lookahead=config.delay)
         else:
             clock = RealTimeClock(self.loop, len(layout.cells))
         self.clock = clock
