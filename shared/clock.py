@@ -259,7 +259,8 @@ class LockstepClock(_AlarmSlots):
 
     Events happen in one canonical order: by time, then key (an agent's local index,
     which follows its global cell id), then kind: a key's delivered signals
-    (:meth:`deliver_at`, by source) before its alarm. An alarm moved to a due that has
+    (:meth:`deliver_at`, by source) before its alarm; with a coupling delay signals of
+    one instant all come first (see :meth:`deliver_at`). An alarm moved to a due that has
     passed rings as an event at ``now`` in that order, not at once. So the order does
     not depend on how agents are split into shards (docs/lockstep.md).
 
@@ -283,7 +284,9 @@ class LockstepClock(_AlarmSlots):
             raise ValueError(f"lookahead(={lookahead!r}) must be > 0 (the coupling delay)")
         self._now = start_time
         self._callbacks: list[tuple[float, int, Callable[[], None]]] = []
-        self._signals: list[tuple[float, int, int, Callable[[int, float], None]]] = []
+        # (when, -1, source, keys, callback): one flash reaching several keys at once
+        self._signals: list[tuple[float, int, int, tuple[int, ...],
+                                  Callable[[int, float], None]]] = []
         self._seq = 0
         self.started = not parked
         self.lookahead = lookahead
@@ -313,11 +316,14 @@ class LockstepClock(_AlarmSlots):
         self._seq += 1
         heapq.heappush(self._callbacks, (when, self._seq, callback))
 
-    def deliver_at(self, when: float, key: int, source: int,
+    def deliver_at(self, when: float, keys: tuple[int, ...], source: int,
                    callback: Callable[[int, float], None]) -> None:
-        """Call ``callback(key, when)`` when sim time reaches ``when``: a signal for
-        ``key`` from global cell ``source`` (a coupling delay after its flash)."""
-        heapq.heappush(self._signals, (when, key, source, callback))
+        """Call ``callback(key, when)`` for each of ``keys`` when sim time reaches
+        ``when``: the flash of global cell ``source`` reaching them (a coupling delay
+        after it). At one instant every signal comes before every alarm, in order of
+        source: for each key that is its order (signals by source, then its alarm), and
+        keys do not touch one another at one instant when signals take time."""
+        heapq.heappush(self._signals, (when, -1, source, keys, callback))
 
     async def advance(self, to: float, *, settle: int = 3) -> None:
         """Move time to ``to``, running every event due by then in order (callbacks
@@ -340,7 +346,7 @@ class LockstepClock(_AlarmSlots):
             callback = callbacks[0] if callbacks else _NEVER
             t = min(alarm[0], signal[0], callback[0])
             if rung and (t > to or t >= horizon or callback[0] == t
-                         or (signal[0] == t and signal[1] in rung)
+                         or (signal[0] == t and not rung.keys().isdisjoint(signal[3]))
                          or (alarm[0] == t and alarm[1] in rung)):
                 await self._let_rung_act()
                 horizon = _NEVER[0]
@@ -350,9 +356,10 @@ class LockstepClock(_AlarmSlots):
             self._now = max(self._now, t)
             if callback[0] == t:
                 pop(callbacks)[2]()
-            elif signal[0] == t and (alarm[0] > t or signal[1] <= alarm[1]):
-                when, key, _, deliver = pop(signals)
-                deliver(key, when)
+            elif signal[0] == t:
+                when, _, _, keys, deliver = pop(signals)
+                for key in keys:
+                    deliver(key, when)
                 continue  # a signal wakes nobody: it moves alarms
             else:
                 due, key, _ = pop(heap)
@@ -383,7 +390,7 @@ class LockstepClock(_AlarmSlots):
 
     def pending_signals(self) -> list[tuple[float, int, int]]:
         """(when, key, source) of every signal not yet delivered (for a checkpoint)."""
-        return [(when, key, source) for when, key, source, _ in self._signals]
+        return [(when, key, source) for when, _, source, keys, _ in self._signals for key in keys]
 
     def stop_all(self) -> int:
         self._signals.clear()

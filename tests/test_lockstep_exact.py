@@ -50,9 +50,9 @@ async def lockstep(grid: Grid, params: FireflyParams, phases: np.ndarray, delay:
             for cell, t, to in sent:
                 for s in to:
                     agents = shards[s].agents
-                    for j in layouts[s].incoming[k][cell]:
-                        clocks[s].deliver_at(t + delay, j, cell, agents.signal)
-                        crossed += 1
+                    local = layouts[s].incoming[k][cell]
+                    clocks[s].deliver_at(t + delay, local, cell, agents.signal)
+                    crossed += len(local)
             sent.clear()
     epoch, count = [0.0] * grid.cells, [0] * grid.cells
     for layout, shard in zip(layouts, shards):

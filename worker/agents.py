@@ -134,15 +134,15 @@ class ShardAgents:
         if shards and self.send_edge is not None:
             self.send_edge(self.cells[i], now, shards)
 
-    def signal_later(self, i: int, targets: Sequence[int], t: float) -> None:
-        """Agent i flashed at ``t``: each local agent of ``targets`` gets the signal at
-        ``t + delay``, in the clock's event order."""
-        when, source = t + self.delay, self.cells[i]
-        deliver, signal, trace = self.clock.deliver_at, self.signal, self.trace  # type: ignore[attr-defined]
-        for j in targets:
-            if trace is not None:
+    def signal_later(self, i: int, targets: tuple[int, ...], t: float) -> None:
+        """Agent i flashed at ``t``: the local agents ``targets`` get the signal at
+        ``t + delay``, in the clock's event order (one event for all of them)."""
+        source = self.cells[i]
+        trace = self.trace
+        if trace is not None:
+            for j in targets:
                 trace(t, source, self.cells[j], "local")
-            deliver(when, j, source, signal)
+        self.clock.deliver_at(t + self.delay, targets, source, self.signal)  # type: ignore[attr-defined]
 
     def signal(self, j: int, now: float) -> None:
         """A flash reaches agent j at sim time ``now``."""

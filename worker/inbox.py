@@ -61,7 +61,8 @@ class EdgeInbox:
                  signal: Callable[[int, float], None], now: Callable[[], float],
                  trace: Callable[[float, int, int, str], None] | None = None,
                  secure: SocketSetup | None = None, delay: float = 0.0,
-                 deliver_at: Callable[[float, int, int, Callable[[int, float], None]], None]
+                 deliver_at: Callable[[float, tuple[int, ...], int,
+                                       Callable[[int, float], None]], None]
                  | None = None) -> None:
         self.layout = layout
         self.shard = layout.shard.index
@@ -229,11 +230,10 @@ class EdgeInbox:
         local_cells = self.layout.cells
         for cells, times, targets in self._held.pop(seq, ()):
             for cell, t, local in zip(cells, times, targets):
-                when = t + delay
-                for j in local:
-                    if trace is not None:
+                if trace is not None:
+                    for j in local:
                         trace(t, cell, local_cells[j], "edge")
-                    deliver(when, j, cell, signal)  # type: ignore[misc]
+                deliver(t + delay, local, cell, signal)  # type: ignore[misc]
 
     def close(self) -> None:
         self._rejects.flush()

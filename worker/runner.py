@@ -253,10 +253,13 @@ class Worker:
         if resume is not None:  # the signals that were in transit at the checkpoint
             assert isinstance(clock, LockstepClock)
             local = layout.local_index
+            flashes: dict[tuple[float, int], list[int]] = {}
             for when, target, source in zip(resume.transit_when.tolist(),
                                             resume.transit_target.tolist(),
                                             resume.transit_source.tolist()):
-                clock.deliver_at(when, local[target], source, shard.agents.signal)
+                flashes.setdefault((when, source), []).append(local[target])
+            for (when, source), keys in flashes.items():
+                clock.deliver_at(when, tuple(sorted(keys)), source, shard.agents.signal)
         self.edge_inbox = EdgeInbox(self.ctx, self.loop, layout, self.opts.token, self.metrics,
                                     endpoint=config.inbox, signal=shard.agents.signal,
                                     now=clock.now, trace=shard.agents.trace,
