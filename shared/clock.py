@@ -264,13 +264,11 @@ class LockstepClock(_AlarmSlots):
     passed rings as an event at ``now`` in that order, not at once. So the order does
     not depend on how agents are split into shards (docs/lockstep.md).
 
-    ``lookahead`` (the coupling delay D > 0, when every signal is delivered D after the
-    flash): an agent rung at t touches nothing but its own cell before t + D, so the
-    clock rings on without waiting for it, and lets the rung agents act (each until it
-    sets its next alarm) only before an event of a rung agent's cell, one at or past
-    t + D, a callback, or the end. That is the same order, with far fewer trips round
-    the event loop. Without it (signals at once), the clock lets ``settle`` turns pass
-    after every ring.
+    ``lookahead`` (the coupling delay D > 0): an agent rung at t touches nothing but
+    its own cell before t + D, so the clock rings on and lets the rung agents act (each
+    until its next alarm) only before an event of a rung agent's cell, one at or past
+    t + D, a callback, or the end: the same order, far fewer event-loop turns. Without
+    it (signals at once), ``settle`` turns pass after every ring.
 
     It is started at construction unless ``parked=True``; parked, it records alarms
     and :meth:`advance` refuses to move time until :meth:`start`. Its time never
@@ -379,8 +377,8 @@ class LockstepClock(_AlarmSlots):
             if not self._rung:
                 return
             await asyncio.sleep(0)
-        raise RuntimeError(f"agents {sorted(self._rung)[:5]} were rung and never waited again "
-                           f"(did their tasks fail?)")
+        raise RuntimeError(f"agents {sorted(self._rung)[:5]} were rung and never waited "
+                           f"again (did their tasks fail?)")
 
     def pending_alarms(self) -> dict[int, float]:
         """key -> due of every pending alarm (for a checkpoint)."""
@@ -390,7 +388,7 @@ class LockstepClock(_AlarmSlots):
 
     def pending_signals(self) -> list[tuple[float, int, int]]:
         """(when, key, source) of every signal not yet delivered (for a checkpoint)."""
-        return [(when, key, source) for when, _, source, keys, _ in self._signals for key in keys]
+        return [(t, key, source) for t, _, source, keys, _ in self._signals for key in keys]
 
     def stop_all(self) -> int:
         self._signals.clear()

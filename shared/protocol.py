@@ -16,12 +16,13 @@ use :func:`pack_cells`/:func:`pack_times`, receivers :func:`unpack_cells`/:func:
 from __future__ import annotations
 
 from array import array
-from typing import Any
+from typing import Any, Iterable
 
 import msgpack
 
 __all__ = ["VERSION", "ProtocolError", "encode", "decode", "SCHEMAS",
-           "pack_cells", "unpack_cells", "pack_times", "unpack_times", "MAX_MESSAGE_BYTES"]
+           "pack_cells", "unpack_cells", "pack_times", "unpack_times", "MAX_MESSAGE_BYTES",
+           "parse_peers"]
 
 VERSION = 1
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # ZeroMQ MAXMSGSIZE on every bound socket
@@ -128,3 +129,22 @@ def _unpack(data: bytes, typecode: str, what: str) -> array:
         raise ProtocolError(f"{what} array of {len(data)} bytes is not a multiple of {out.itemsize}")
     out.frombytes(data)
     return out
+
+
+def parse_peers(peer_list: list[Any], neighbours: Iterable[int], *,
+                curve: bool) -> tuple[dict[int, str], dict[int, str]]:
+    """``peers`` [[shard, endpoint, public key], ...] as (endpoints, keys) by shard.
+    With ``curve`` every neighbour must have a key."""
+    endpoints: dict[int, str] = {}
+    keys: dict[int, str] = {}
+    for entry in peer_list:
+        if (not isinstance(entry, list) or len(entry) != 3 or not isinstance(entry[0], int)
+                or not all(isinstance(x, str) for x in entry[1:])):
+            raise ProtocolError(f"peers entry {entry!r}: must be [shard, endpoint, key]")
+        endpoints[entry[0]], keys[entry[0]] = entry[1], entry[2]
+    if curve:
+        unkeyed = [s for s in neighbours if not keys.get(s)]
+        if unkeyed:
+            raise ProtocolError(f"peers gives no CurveZMQ key for neighbour shards "
+                                f"{unkeyed}")
+    return endpoints, keys

@@ -38,13 +38,11 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Iterable
+from typing import IO, Any
 
-import numpy as np
 import zmq
 
 from shared import protocol
-from shared.checkpoint import Checkpoint
 from shared.clock import Clock, LockstepClock, RealTimeClock
 from shared.credentials import Credentials
 from shared.curve import KeyRing, client, guarding, server
@@ -64,6 +62,7 @@ from .metrics import ShardMetrics
 from .outbox import EdgeOutbox
 from .quota import ShardQuota
 from .shard import Shard, build_shard, layout_of
+from .lockstep_files import deliver_transit, load_resume, save_checkpoint_part, save_state_part
 from .windows import WindowLoop
 
 __all__ = ["WorkerOptions", "Worker", "StopRequested"]
@@ -221,9 +220,8 @@ class Worker:
         grid = Grid(*config.grid)
         layout = layout_of(grid, config.workers, k)
         clock: Clock  # parked until start
-        resume = None
-        if config.resume:  # a lock-step checkpoint, copied here by the coordinator
-            resume = Checkpoint.load(Path(config.run_dir) / schema.RESUME_NPZ).part(layout.cells)
+        # --resume: a lock-step checkpoint, copied here by the coordinator
+        resume = load_resume(config.run_dir, layout) if config.resume else None
         if config.lockstep:
             clock = LockstepClock(len(layout.cells), resume.t if resume else 0.0, parked=True,
                                   lookahead=config.delay)
@@ -250,16 +248,9 @@ class Worker:
             trace=self._signal_trace(k) if config.trace_signals else None,
             slots=self.quota.slots if self.quota is not None else None,
             delay=config.delay, record_train=config.lockstep, resume=resume)
-        if resume is not None:  # the signals that were in transit at the checkpoint
+        if resume is not None:
             assert isinstance(clock, LockstepClock)
-            local = layout.local_index
-            flashes: dict[tuple[float, int], list[int]] = {}
-            for when, target, source in zip(resume.transit_when.tolist(),
-                                            resume.transit_target.tolist(),
-                                            resume.transit_source.tolist()):
-                flashes.setdefault((when, source), []).append(local[target])
-            for (when, source), keys in flashes.items():
-                clock.deliver_at(when, tuple(sorted(keys)), source, shard.agents.signal)
+            deliver_transit(clock, layout, resume, shard.agents)
         self.edge_inbox = EdgeInbox(self.ctx, self.loop, layout, self.opts.token, self.metrics,
                                     endpoint=config.inbox, signal=shard.agents.signal,
                                     now=clock.now, trace=shard.agents.trace,
@@ -268,7 +259,8 @@ class Worker:
                                     deliver_at=clock.deliver_at if config.lockstep else None)
         self._send("bound", k, self.edge_inbox.endpoint)
         (peer_list,) = await self._expect("peers")
-        endpoints, keys = _peers(peer_list, layout.neighbour_shards, curve=creds.curve)
+        endpoints, keys = protocol.parse_peers(peer_list, layout.neighbour_shards,
+                                               curve=creds.curve)
         if creds.curve:  # only the neighbours' keys get in, each as its own shard
             self.edge_inbox.expect({s: curve_identity(keys[s]) for s in layout.neighbour_shards})
             self.keyring.allow(keys[s] for s in layout.neighbour_shards)
@@ -296,40 +288,10 @@ class Worker:
             await asyncio.sleep(max(0.0, float(t0) - self.loop.time()))
 
     def _checkpoint(self, window: int, t: float) -> None:
-        """Lock-step: save this shard's part of the checkpoint at the end of ``window``
-        (every agent waits on an alarm then; docs/lockstep.md, "Checkpoints")."""
         assert self.config is not None and self.shard is not None
-        clock, agents = self.clock, self.shard.agents
-        assert isinstance(clock, LockstepClock) and agents.train is not None
-        dues = clock.pending_alarms()
-        cells = agents.cells
-        pending = clock.pending_signals()
-        part = Checkpoint(
-            t, np.asarray(cells, dtype=np.int64), np.array(agents.epoch, dtype=np.float64),
-            np.array(agents.flash_count, dtype=np.int64),
-            np.array([dues[i] for i in range(agents.n)], dtype=np.float64),
-            np.array([when for when, _, _ in pending], dtype=np.float64),
-            np.array([cells[key] for _, key, _ in pending], dtype=np.int64),
-            np.array([source for _, _, source in pending], dtype=np.int64),
-            np.array(agents.train[0], dtype=np.int64), np.array(agents.train[1], dtype=np.float64))
-        part.save(Path(self.config.run_dir) / schema.checkpoint_part(self.opts.shard, window))
-
-    def _write_state(self, t: float) -> None:
-        """Lock-step: this shard's final state and flash train, for the coordinator to
-        merge (shared.runlog.schema.state_part); written whole, then renamed."""
-        assert self.config is not None and self.shard is not None
-        agents = self.shard.agents
-        assert agents.train is not None
-        path = Path(self.config.run_dir) / schema.state_part(self.opts.shard)
-        partial = path.with_name(path.name + ".partial")
-        with open(partial, "wb") as f:
-            np.savez(f, cells=np.asarray(agents.cells, dtype=np.int64),
-                     epoch=np.frombuffer(agents.epoch, dtype=np.float64),
-                     flash_count=np.frombuffer(agents.flash_count, dtype=np.int64),
-                     train_cells=np.frombuffer(agents.train[0], dtype=np.int64),
-                     train_times=np.frombuffer(agents.train[1], dtype=np.float64),
-                     t=np.float64(t))
-        os.replace(partial, path)
+        assert isinstance(self.clock, LockstepClock)
+        save_checkpoint_part(self.config.run_dir, self.opts.shard, window, t, self.clock,
+                             self.shard.agents)
 
     def _open(self, name: str) -> IO[str]:
         """Open ``name`` in the run directory for appending; closed at shut-down."""
@@ -384,7 +346,7 @@ class Worker:
             log.info("stopped %d waiting agents", stopped)
             counts = [r for r in results if isinstance(r, int)]
             if config.lockstep:
-                self._write_state(clock.now())
+                save_state_part(config.run_dir, self.opts.shard, clock.now(), shard.agents)
             frames.report(clock.now(), final=True, more={
                 "stop_reason": self.stop_reason or "error",  # every path out writes it
                 "agents_failed": len(failed),
@@ -430,20 +392,3 @@ class Worker:
         self._guard.close()  # the ZAP handler's sockets
         self.ctx.term()
 
-
-def _peers(peer_list: list[Any], neighbours: Iterable[int], *,
-           curve: bool) -> tuple[dict[int, str], dict[int, str]]:
-    """``peers`` [[shard, endpoint, public key], ...] as (endpoints, keys) by shard.
-    With ``curve`` every neighbour must have a key."""
-    endpoints: dict[int, str] = {}
-    keys: dict[int, str] = {}
-    for entry in peer_list:
-        if (not isinstance(entry, list) or len(entry) != 3 or not isinstance(entry[0], int)
-                or not all(isinstance(x, str) for x in entry[1:])):
-            raise protocol.ProtocolError(f"peers entry {entry!r}: must be [shard, endpoint, key]")
-        endpoints[entry[0]], keys[entry[0]] = entry[1], entry[2]
-    if curve:
-        unkeyed = [s for s in neighbours if not keys.get(s)]
-        if unkeyed:
-            raise protocol.ProtocolError(f"peers gives no CurveZMQ key for neighbour shards {unkeyed}")
-    return endpoints, keys
