@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from shared.checkpoint import Checkpoint
-from shared.runlog.schema import CHECKPOINT_NPZ, STATE_NPZ, checkpoint_part, state_part
+from shared.runlog.schema import (CHECKPOINT_NPZ, CHECKPOINT_PART_GLOB, STATE_NPZ,
+                                  STATE_PART_GLOB, checkpoint_part, part_window, state_part)
 
 __all__ = ["merge_checkpoint", "merge_state", "remove_parts"]
 
@@ -90,12 +91,10 @@ def merge_checkpoint(run_dir: Path, workers: int, cells: int, meta: dict[str, An
     into CHECKPOINT_NPZ (with ``before``'s flash train first, for a resumed run) and
     remove the parts up to it. Returns the checkpoint's time, or None."""
     windows: dict[int, int] = {}
-    for path in run_dir.glob("checkpoint-*-*.npz"):
-        try:
-            window = int(path.stem.rsplit("-", 1)[1])
-        except ValueError:
-            continue
-        windows[window] = windows.get(window, 0) + 1
+    for path in run_dir.glob(CHECKPOINT_PART_GLOB):
+        window = part_window(path.name)
+        if window is not None:
+            windows[window] = windows.get(window, 0) + 1
     complete = [w for w, n in windows.items() if n == workers]
     if not complete:
         return None
@@ -116,6 +115,6 @@ def remove_parts(run_dir: Path) -> None:
     """Remove the workers' parts left over when a run ends (those of an incomplete
     checkpoint, or the states of a run stopped before its duration): what counts is
     in CHECKPOINT_NPZ and STATE_NPZ."""
-    for pattern in ("checkpoint-*-*.npz", "state-*.npz", "*.npz.partial"):
+    for pattern in (CHECKPOINT_PART_GLOB, STATE_PART_GLOB, "*.npz.partial"):
         for path in run_dir.glob(pattern):
             path.unlink(missing_ok=True)

@@ -37,8 +37,8 @@ import zmq
 
 from shared import limits, protocol
 from shared.histogram import Histogram
-from shared.runlog.schema import (COUNTERS, HISTOGRAMS, SCHEMA_VERSION, SHARD_DIAGNOSTICS,
-                                  SHARD_FIELDS, check)
+from shared.runlog.schema import (COUNTERS, HISTOGRAMS, LOCKSTEP_HISTOGRAMS, SCHEMA_VERSION,
+                                  SHARD_DIAGNOSTICS, SHARD_FIELDS, check)
 
 from .aggregator import Aggregator
 from .receiver import Receiver
@@ -140,10 +140,6 @@ class TelemetryStream(Receiver):
         problems = check(line, SHARD_FIELDS) or _range_problems(line, shard, self.shard_cells[shard])
         if problems:
             raise protocol.ProtocolError(f"report from shard {shard}: {'; '.join(problems[:3])}")
-
-
-#: Optional histograms of lock-step lines (schema.SHARD_OPTIONAL), checked when present.
-LOCKSTEP_HISTOGRAMS = ("window_ms", "barrier_wait_ms")
 
 
 def _range_problems(line: Mapping[str, Any], shard: int, cells: int) -> list[str]:

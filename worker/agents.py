@@ -81,24 +81,18 @@ class ShardAgents:
         # ``record_train`` (lock-step): every flash as (global cell, sim time), in order.
         self.train: tuple[array, array] | None = (array("q"), array("d")) if record_train else None
         # ``resume`` (a lock-step checkpoint's part for our cells, in local order): the
-        # epochs, flash counts and each agent's first alarm as they were.
-        self._first_due: list[float | None] | None = None
+        # epochs and flash counts as they were (the alarms are the clock's to restore).
         if resume is not None:
             if resume.cells.tolist() != list(layout.cells):
                 raise ValueError("the checkpoint part is not for this shard's cells")
             self.epoch[:] = array("d", resume.epoch.tolist())
             self.flash_count[:] = array("q", resume.flash_count.tolist())
-            self._first_due = resume.due.tolist()
 
     def due(self, i: int) -> float:
         return self.epoch[i] + self.period
 
     def wait_flash(self, i: int) -> Any:
         """Awaitable resolving with the sim time the flash was due (None: stop)."""
-        first = self._first_due
-        if first is not None and first[i] is not None:  # resumed: the alarm as it was
-            due, first[i] = first[i], None
-            return self.clock.alarm(i, due)
         return self.clock.alarm(i, self.epoch[i] + self.period)
 
     def flash(self, i: int, t_due: float) -> None:

@@ -20,7 +20,7 @@ from shared.runlog import schema
 
 from .agents import ShardAgents
 
-__all__ = ["load_resume", "deliver_transit", "save_checkpoint_part", "save_state_part"]
+__all__ = ["load_resume", "restore_clock", "save_checkpoint_part", "save_state_part"]
 
 
 def load_resume(run_dir: str, layout: ShardLayout) -> Checkpoint:
@@ -28,10 +28,14 @@ def load_resume(run_dir: str, layout: ShardLayout) -> Checkpoint:
     return Checkpoint.load(Path(run_dir) / schema.RESUME_NPZ).part(layout.cells)
 
 
-def deliver_transit(clock: LockstepClock, layout: ShardLayout, part: Checkpoint,
-                    agents: ShardAgents) -> None:
-    """Put the signals that were in transit at the checkpoint back on the clock, one
-    event per flash (source and time) as the run that saved them had it."""
+def restore_clock(clock: LockstepClock, layout: ShardLayout, part: Checkpoint,
+                  agents: ShardAgents) -> None:
+    """Once every agent waits on its first alarm: re-time each alarm to its saved due
+    (a nudged alarm's due is not always epoch + P to the last bit), and put the signals
+    that were in transit back on the clock, one event per flash as the run that saved
+    them had it."""
+    for i, due in enumerate(part.due.tolist()):
+        clock.move(i, due, part.t)
     local = layout.local_index
     flashes: dict[tuple[float, int], list[int]] = {}
     for when, target, source in zip(part.transit_when.tolist(), part.transit_target.tolist(),

@@ -62,7 +62,7 @@ from .metrics import ShardMetrics
 from .outbox import EdgeOutbox
 from .quota import ShardQuota
 from .shard import Shard, build_shard, layout_of
-from .lockstep_files import deliver_transit, load_resume, save_checkpoint_part, save_state_part
+from .lockstep_files import load_resume, restore_clock, save_checkpoint_part, save_state_part
 from .windows import WindowLoop
 
 __all__ = ["WorkerOptions", "Worker", "StopRequested"]
@@ -248,9 +248,6 @@ class Worker:
             trace=self._signal_trace(k) if config.trace_signals else None,
             slots=self.quota.slots if self.quota is not None else None,
             delay=config.delay, record_train=config.lockstep, resume=resume)
-        if resume is not None:
-            assert isinstance(clock, LockstepClock)
-            deliver_transit(clock, layout, resume, shard.agents)
         self.edge_inbox = EdgeInbox(self.ctx, self.loop, layout, self.opts.token, self.metrics,
                                     endpoint=config.inbox, signal=shard.agents.signal,
                                     now=clock.now, trace=shard.agents.trace,
@@ -274,6 +271,9 @@ class Worker:
             await asyncio.sleep(0.01)
             if self.stop_event.is_set():
                 raise StopRequested(self.stop_reason)
+        if resume is not None:  # the saved alarms and signals in transit
+            assert isinstance(clock, LockstepClock)
+            restore_clock(clock, layout, resume, shard.agents)
         # Long-lived set-up objects never need collecting: freeze them and keep the
         # automatic collector off; the frame loop collects the young generation only
         # when it grows (docs/worker.md).

@@ -25,6 +25,7 @@ __all__ = [
     "SCHEMA_VERSION", "RUN_JSON", "SUMMARY_JSON", "COORDINATOR_LOG", "COORDINATOR_TEXT_LOG",
     "shard_log", "SHARD_LOG_GLOB", "shard_of", "worker_log", "quota_trace", "signal_trace",
     "STATE_NPZ", "state_part", "INIT_NPY", "CHECKPOINT_NPZ", "RESUME_NPZ", "checkpoint_part",
+    "CHECKPOINT_PART_GLOB", "STATE_PART_GLOB", "part_window", "LOCKSTEP_HISTOGRAMS",
     "Counters", "COUNTERS",
     "HISTOGRAMS", "HISTOGRAM_FIELDS", "PROCESS_FIELDS", "SHARD_DIAGNOSTICS", "SHARD_FIELDS",
     "SHARD_OPTIONAL", "COORDINATOR_FIELDS", "COORDINATOR_OPTIONAL", "RUN_FIELDS",
@@ -59,6 +60,20 @@ def state_part(shard: int) -> str:
 def checkpoint_part(shard: int, window: int) -> str:
     """Lock-step: worker ``shard``'s part of the checkpoint at the end of ``window``."""
     return f"checkpoint-{shard}-{window}.npz"
+
+
+#: Every checkpoint part and state part, whatever the shard and window.
+CHECKPOINT_PART_GLOB = "checkpoint-*-*.npz"
+STATE_PART_GLOB = "state-*.npz"
+
+
+def part_window(name: str) -> int | None:
+    """The window of a checkpoint part's file name, or None if it is not one."""
+    stem, dot, ext = name.rpartition(".")
+    head, _, window = stem.rpartition("-")
+    if ext != "npz" or not head.startswith("checkpoint-") or not window.isdigit():
+        return None
+    return int(window)
 
 
 def shard_log(shard: int) -> str:
@@ -126,6 +141,9 @@ SHARD_FIELDS: dict[str, Any] = {
     "links": dict, "link_gaps": int, "telemetry_dropped": int, "frames_skipped": int,
 }
 SHARD_DIAGNOSTICS: tuple[str, ...] = ("links", "link_gaps", "telemetry_dropped", "frames_skipped")
+#: Lock-step shard lines' optional histograms (SHARD_OPTIONAL), checked when present.
+LOCKSTEP_HISTOGRAMS = ("window_ms", "barrier_wait_ms")
+
 SHARD_OPTIONAL: dict[str, Any] = {  # present on some lines only
     "quota": dict,  # with --limit
     "final": bool,  # the last line: the partial interval up to the stop
@@ -133,7 +151,7 @@ SHARD_OPTIONAL: dict[str, Any] = {  # present on some lines only
     "stop_reason": str,  # final only: why the worker stopped (docs/protocol.md, "Liveness")
     "rtf": _NUM,  # lock-step: simulated seconds per wall second over the interval
     # lock-step: histograms (ms, wall) of each window's run and of its barrier wait
-    "window_ms": dict, "barrier_wait_ms": dict,
+    **{name: dict for name in LOCKSTEP_HISTOGRAMS},
 }
 
 COORDINATOR_FIELDS: dict[str, Any] = {
