@@ -345,7 +345,10 @@ class Session:
         """No worker is left: say why in one line (the coordinator's own stall, when
         every worker stopped hearing it)."""
         heard_nothing = [why for why in byes.values() if why.startswith("no word from the coordinator")]
-        if len(heard_nothing) == self.config.workers or self._own_stall >= self.config.heartbeat_timeout:
+        # A worker gives up heartbeat_timeout after the last heartbeat it got, which left
+        # up to HEARTBEAT_S before the stall began: a stall that long is the cause.
+        stalled = self._own_stall >= self.config.heartbeat_timeout - HEARTBEAT_S
+        if len(heard_nothing) == self.config.workers or stalled:
             self.error = (f"every worker left: none heard this coordinator for "
                           f"{self.config.heartbeat_timeout:.0f} s; the coordinator was stalled "
                           f"(stopped or starved of CPU) for {self._own_stall:.1f} s")
