@@ -43,14 +43,18 @@ __all__ = ["create_run_dir", "write_json", "versions", "host_info", "JsonLines",
            "run_record", "summary_record", "summary_line"]
 
 
-def create_run_dir(log_dir: str, seed: int) -> Path:
-    """Make ``log_dir/run-<UTC time>-<seed>[-n]``, never reusing an existing one."""
+def create_run_dir(log_dir: str, seed: int, now: float | None = None) -> Path:
+    """Make ``log_dir/run-<UTC time>-<seed>[-n]``, never reusing an existing one.
+
+    ``now`` is the time (``time.time()`` seconds) the name carries; the default is
+    the present moment.
+    """
     base = Path(log_dir)
     try:
         base.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OSError(f"--log-dir {log_dir!r}: cannot create it: {exc.strerror}") from None
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now))
     for n in range(1000):
         path = base / (f"run-{stamp}-{seed}" + (f"-{n}" if n else ""))
         try:

@@ -18,10 +18,12 @@ from coordinator.records import RunRecords, create_run_dir, run_record, summary_
 
 
 def test_run_directories_are_new_every_time(tmp_path):
-    first = create_run_dir(str(tmp_path / "runs"), seed=4)
-    second = create_run_dir(str(tmp_path / "runs"), seed=4)
-    assert first != second and first.name.startswith("run-") and first.name.endswith("-4")
-    assert second.name.endswith("-4-1")
+    # One fixed moment for both, so the test never straddles a second boundary.
+    moment = 1_796_000_000.0
+    first = create_run_dir(str(tmp_path / "runs"), seed=4, now=moment)
+    second = create_run_dir(str(tmp_path / "runs"), seed=4, now=moment)
+    assert first != second and first.name == "run-20261130-005320-4"
+    assert second.name == "run-20261130-005320-4-1"
 
 
 def test_an_uncreatable_log_dir_is_a_clear_error(tmp_path):
