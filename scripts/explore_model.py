@@ -22,6 +22,7 @@ import itertools
 import statistics
 import sys
 
+from shared import cascade as cs
 from shared.clock import LockstepClock
 from shared.grid import Grid, parse_grid
 from shared.model import FireflyParams, initial_phases
@@ -31,7 +32,7 @@ from worker.shard import build_shard, layout_of
 
 
 async def simulate(grid: Grid, params: FireflyParams, seconds: float, sample: float = 0.05) -> dict:
-    clock = LockstepClock(grid.cells)
+    clock = LockstepClock(grid.cells, scheduler=cs.Scheduler())
     metrics = ShardMetrics()
     shard = build_shard(layout_of(grid, 1, 0), params, initial_phases(grid.cells, params), clock,
                         metrics, yield_every=16)

@@ -12,7 +12,10 @@ without waking the agent's coroutine: the cheapest way to deliver a nudge.
   :meth:`LockstepClock.advance`; alarms ring in (time, key) order. Deterministic.
 
 Both keep one alarm slot per key (agent index 0..n-1) and implement :class:`Clock`,
-the interface agents, frame loops and the worker are typed with. Not here: what an
+the interface agents, frame loops and the worker are typed with. Built with a Cascade
+:class:`~shared.cascade.Scheduler`, an alarm is that scheduler's cheap ``Wakeup``
+(only the scheduler's runs may await it: the shard's agents); without one it is an
+asyncio Future any task may await. Not here: what an
 alarm means to an agent (``worker.agents``) or who preempts (``worker.quota``).
 """
 
@@ -21,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import heapq
 from typing import Any, Callable, Protocol
+
+from .cascade import Scheduler
 
 __all__ = ["Clock", "RealTimeClock", "LockstepClock", "PREEMPTED", "CLOCKS"]
 
@@ -47,6 +52,9 @@ class Clock(Protocol):
     :meth:`start`: alarms set before it are recorded and ring only after it. It is not
     a scheduler of arbitrary callbacks and knows nothing about agents or quotas.
     """
+
+    #: The Cascade scheduler whose runs await the alarms (None: asyncio futures).
+    scheduler: Scheduler | None
 
     def now(self) -> float:
         """Simulated time (seconds since the start barrier)."""
@@ -89,8 +97,10 @@ class _AlarmSlots:
     has passed), by preemption, or to stop. How time moves and when due alarms ring
     is each clock's own business (``_push`` and the clock's ring loop)."""
 
-    def __init__(self, n_keys: int, new_future: Callable[[], asyncio.Future[Any]]) -> None:
-        self._new_future = new_future
+    def __init__(self, n_keys: int, new_future: Callable[[], Any],
+                 scheduler: Scheduler | None) -> None:
+        self.scheduler = scheduler
+        self._new_future = scheduler.wakeup if scheduler is not None else new_future
         self._futures: list[asyncio.Future[Any] | None] = [None] * n_keys
         self._version = [0] * n_keys
         self._heap: list[tuple[float, int, int]] = []
@@ -180,8 +190,9 @@ class RealTimeClock(_AlarmSlots):
     barrier opens.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, n_keys: int, t0: float | None = None) -> None:
-        super().__init__(n_keys, loop.create_future)
+    def __init__(self, loop: asyncio.AbstractEventLoop, n_keys: int, t0: float | None = None,
+                 *, scheduler: Scheduler | None = None) -> None:
+        super().__init__(n_keys, loop.create_future, scheduler)
         self.loop = loop
         self._time = loop.time
         self._timer: asyncio.TimerHandle | None = None
@@ -276,8 +287,8 @@ class LockstepClock(_AlarmSlots):
     """
 
     def __init__(self, n_keys: int, start_time: float = 0.0, *, parked: bool = False,
-                 lookahead: float | None = None) -> None:
-        super().__init__(n_keys, lambda: asyncio.get_running_loop().create_future())
+                 lookahead: float | None = None, scheduler: Scheduler | None = None) -> None:
+        super().__init__(n_keys, lambda: asyncio.get_running_loop().create_future(), scheduler)
         if lookahead is not None and not lookahead > 0:
             raise ValueError(f"lookahead(={lookahead!r}) must be > 0 (the coupling delay)")
         self._now = start_time
@@ -325,8 +336,9 @@ class LockstepClock(_AlarmSlots):
 
     async def advance(self, to: float, *, settle: int = 3) -> None:
         """Move time to ``to``, running every event due by then in order (callbacks
-        first at equal times); after each ring and callback the event loop runs
-        ``settle`` turns so woken agents act before time moves on."""
+        first at equal times); after each ring and callback woken agents act before
+        time moves on: the scheduler steps its ready runs at once, or (no scheduler)
+        the event loop runs ``settle`` turns."""
         if not self.started:
             raise RuntimeError("clock is parked: call start() before advance()")
         heap, signals, callbacks = self._heap, self._signals, self._callbacks
@@ -334,8 +346,8 @@ class LockstepClock(_AlarmSlots):
         pop = heapq.heappop
         rung, lookahead = self._rung, self.lookahead
         horizon = _NEVER[0]  # lookahead: the earliest time a rung agent's signals may land
-        for _ in range(settle):  # let tasks created since the last call set their alarms
-            await asyncio.sleep(0)
+        drain = self._drain if self.scheduler is not None else None
+        await self._settle(settle)  # let runs created since the last call set their alarms
         while True:
             while heap and (heap[0][2] != version[heap[0][1]] or futures[heap[0][1]] is None):
                 pop(heap)  # moved or rung since it was pushed
@@ -365,15 +377,39 @@ class LockstepClock(_AlarmSlots):
                     rung[key] = due
                     horizon = min(horizon, due + lookahead)
                     continue  # it acts later, before anything it could touch
-            for _ in range(settle):
-                await asyncio.sleep(0)
+            if drain is not None and not self.scheduler.outside:  # type: ignore[union-attr]
+                drain()  # the woken agents act now, no event loop turn needed
+            else:
+                await self._settle(settle)
         self._now = max(self._now, to)
-        for _ in range(settle):
+        await self._settle(settle)
+
+    async def _settle(self, turns: int) -> None:
+        """Let woken agents act: ``turns`` event loop turns (futures' callbacks run in
+        them), the scheduler's ready runs stepped after each."""
+        scheduler = self.scheduler
+        for _ in range(turns):
+            if scheduler is not None:
+                self._drain()
             await asyncio.sleep(0)
+        if scheduler is not None:
+            self._drain()
+
+    def _drain(self) -> None:
+        """Step every ready run of the scheduler now (the woken agents act)."""
+        scheduler = self.scheduler
+        assert scheduler is not None
+        scheduler.run_ready(_DRAIN_STEPS)
+        if scheduler.ready:
+            raise RuntimeError(f"{scheduler.ready} runs still ready after {_DRAIN_STEPS:,} "
+                               f"steps: some never wait on the clock")
 
     async def _let_rung_act(self) -> None:
-        """Run the event loop until every rung agent has set its next alarm."""
+        """Let every rung agent act until it has set its next alarm (by stepping the
+        scheduler's ready runs; the event loop turns only if some still have not)."""
         for _ in range(100_000):
+            if self.scheduler is not None:
+                self._drain()
             if not self._rung:
                 return
             await asyncio.sleep(0)
@@ -397,3 +433,5 @@ class LockstepClock(_AlarmSlots):
 
 
 _NEVER = (float("inf"), 0, 0)
+#: The most scheduler steps one drain may take before it calls the runs broken.
+_DRAIN_STEPS = 10_000_000

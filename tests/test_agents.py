@@ -23,7 +23,7 @@ class World:
     def __init__(self, phases: list[float], params: FireflyParams, grid: Grid, *,
                  slots: cs.ResourceManager | None = None) -> None:
         self.grid = grid
-        self.clock = LockstepClock(grid.cells)
+        self.clock = LockstepClock(grid.cells, scheduler=cs.Scheduler())
         self.metrics = ShardMetrics()
         self.signals: list[tuple[float, int, int]] = []
         self.shard = build_shard(layout_of(grid, 1, 0), params, phases, self.clock, self.metrics,

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from shared import streams
+from shared import cascade as cs
 from shared.clock import LockstepClock
 from shared.grid import Grid
 from shared.model import FireflyParams
@@ -31,7 +32,8 @@ async def lockstep(grid: Grid, params: FireflyParams, phases: np.ndarray, delay:
     """The simulator's agents in ``n_shards`` shards, windows of length ``delay``.
     Returns epochs and flash counts by cell, and how many signals crossed a border."""
     layouts = [layout_of(grid, n_shards, k) for k in range(n_shards)]
-    clocks = [LockstepClock(len(layout.cells), lookahead=delay) for layout in layouts]
+    clocks = [LockstepClock(len(layout.cells), lookahead=delay, scheduler=cs.Scheduler())
+              for layout in layouts]
     outgoing: list[list[tuple[int, float, tuple[int, ...]]]] = [[] for _ in layouts]
     shards = []
     for k, layout in enumerate(layouts):

@@ -17,7 +17,6 @@ import gc
 import json
 import logging
 import math
-import time
 from array import array
 from typing import IO, Any
 
@@ -30,6 +29,7 @@ from shared.synchrony import partial_order
 from shared.zmqio import send_nowait
 
 from .agents import ShardAgents
+from .collector import Collector
 from .metrics import ShardMetrics
 from .quota import ShardQuota
 
@@ -44,7 +44,8 @@ class FrameLoop:
 
     def __init__(self, clock: Clock, agents: ShardAgents, metrics: ShardMetrics,
                  telemetry: zmq.Socket, log_file: IO[str], *, fps: float,
-                 report_interval: float, quota: ShardQuota | None = None) -> None:
+                 report_interval: float, collector: Collector,
+                 quota: ShardQuota | None = None) -> None:
         self.clock = clock
         self.agents = agents
         self.metrics = metrics
@@ -56,8 +57,7 @@ class FrameLoop:
         self.shard = agents.layout.shard.index
         self.telemetry_dropped = 0
         self.frames_skipped = 0
-        self.gc_ms = 0.0
-        self.gc_young_limit = 200_000 + 8 * agents.n
+        self.collector = collector
 
     async def run(self, stop: asyncio.Event) -> None:
         clock, fps = self.clock, self.fps
@@ -100,12 +100,7 @@ class FrameLoop:
     def report(self, now: float, *, final: bool = False,
                more: dict[str, Any] | None = None) -> dict[str, Any]:
         """Write (and send) one shard log line covering the interval since the last."""
-        if gc.get_count()[0] > self.gc_young_limit:
-            # Automatic collection is off during the run (docs/worker.md): the run makes
-            # (almost) no cyclic garbage, so collect only when young objects pile up.
-            start = time.perf_counter()
-            gc.collect(0)
-            self.gc_ms += (time.perf_counter() - start) * 1000.0
+        self.collector.tend()  # the young generation, only if it piled up (docs/worker.md)
         quota = self.quota.report(self.metrics.counters) if self.quota is not None else None
         interval = self.metrics.take_interval()
         line: dict[str, Any] = {
@@ -125,9 +120,8 @@ class FrameLoop:
         line["link_gaps"] = self.metrics.link_gaps
         line["telemetry_dropped"] = self.telemetry_dropped
         line["frames_skipped"] = self.frames_skipped
-        line["process"]["gc_ms"] = round(self.gc_ms, 3)
+        line["process"]["gc_ms"] = round(self.collector.take_ms(), 3)
         line["process"]["gc_young"] = gc.get_count()[0]
-        self.gc_ms = 0.0
         if final:
             line["final"] = True  # the partial interval up to the stop
         if more:

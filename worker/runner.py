@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import json
 import logging
 import os
@@ -43,6 +42,7 @@ from typing import IO, Any
 import zmq
 
 from shared import protocol
+from shared import cascade as cs
 from shared.clock import Clock, LockstepClock, RealTimeClock
 from shared.credentials import Credentials
 from shared.curve import KeyRing, client, guarding, server
@@ -61,6 +61,7 @@ from .inbox import EdgeInbox
 from .metrics import ShardMetrics
 from .outbox import EdgeOutbox
 from .quota import ShardQuota
+from .collector import Collector
 from .shard import Shard, build_shard, layout_of
 from .lockstep_files import load_resume, restore_clock, save_checkpoint_part, save_state_part
 from .windows import WindowLoop
@@ -121,6 +122,7 @@ class Worker:
         self.edge_inbox: EdgeInbox | None = None
         self.shard: Shard | None = None
         self._files: list[IO[str]] = []
+        self.collector: Collector | None = None
 
     # -- control channel -------------------------------------------------------------
     def _send(self, kind: str, *fields: Any) -> None:
@@ -224,9 +226,9 @@ class Worker:
         resume = load_resume(config.run_dir, layout) if config.resume else None
         if config.lockstep:
             clock = LockstepClock(len(layout.cells), resume.t if resume else 0.0, parked=True,
-                                  lookahead=config.delay)
+                                  lookahead=config.delay, scheduler=cs.Scheduler())
         else:
-            clock = RealTimeClock(self.loop, len(layout.cells))
+            clock = RealTimeClock(self.loop, len(layout.cells), scheduler=cs.Scheduler())
         self.clock = clock
         if config.quota:
             trace = self._open(schema.quota_trace(k)) if config.trace_quota else None
@@ -242,6 +244,8 @@ class Worker:
             given = load_phases(Path(config.run_dir) / schema.INIT_NPY, config.grid,
                                 config.params.period)
         phases = initial_phases(grid.cells, config.params, config.init, config.kicks, given)
+        self.collector = collector = Collector(len(layout.cells))
+        collector.building()  # no automatic collection while the agents are made
         self.shard = shard = build_shard(
             layout, config.params, phases, clock, self.metrics, yield_every=config.yield_every,
             send_edge=self.outbox.queue_flash,
@@ -275,11 +279,9 @@ class Worker:
             assert isinstance(clock, LockstepClock)
             restore_clock(clock, layout, resume, shard.agents)
         # Long-lived set-up objects never need collecting: freeze them and keep the
-        # automatic collector off; the frame loop collects the young generation only
-        # when it grows (docs/worker.md).
-        gc.collect()
-        gc.freeze()
-        gc.disable()
+        # automatic collector off; the frame loop tends the young generation
+        # (worker.collector, docs/worker.md).
+        collector.settle()
         self._send("links_ready", k)
         (t0,) = await self._expect("start")
         clock.start(float(t0))
@@ -321,11 +323,14 @@ class Worker:
             raise TimeoutError(f"{what} did not arrive within {self.opts.setup_timeout} s")
 
     async def _run_shard(self) -> None:
-        config, shard, clock = self.config, self.shard, self.clock
+        config, shard, clock, collector = self.config, self.shard, self.clock, self.collector
+        assert None not in (config, shard, clock, collector), "_set_up has run"
         assert config is not None and shard is not None and clock is not None
+        assert collector is not None
         frames = FrameLoop(clock, shard.agents, self.metrics, self.telemetry,
                            self._open(schema.shard_log(self.opts.shard)), fps=config.fps,
-                           report_interval=config.report_interval, quota=self.quota)
+                           report_interval=config.report_interval, collector=collector,
+                           quota=self.quota)
         try:
             if config.lockstep:
                 assert isinstance(clock, LockstepClock) and self.outbox and self.edge_inbox
@@ -336,7 +341,7 @@ class Worker:
             else:
                 await frames.run(self.stop_event)
         finally:
-            gc.enable()
+            collector.release()
             stopped = shard.stop()
             results = await shard.finished()
             failed = [r for r in results if isinstance(r, BaseException)]

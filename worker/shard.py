@@ -3,7 +3,8 @@
 The worker (``worker.runner``), the agent tests and ``scripts/explore_model.py`` all
 build a shard here, so they run the same thing: the shard's :class:`ShardAgents`, ONE
 Cascade ``Engine`` (with the quota's ResourceManager when there is one) whose only
-resource is the agents (``inject("agents")``), and one long-lived VM task per agent.
+resource is the agents (``inject("agents")``), and one long-lived VM task per agent,
+each a run of the clock's Cascade ``Scheduler`` (asyncio sees one task per shard).
 Every step carries ``with_constraints(RESOURCE=1)``; without a ResourceManager the VM
 skips the constraint at no cost.
 
@@ -14,7 +15,6 @@ here: sockets, the control channel, the frame loop (``worker.runner``).
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, Iterator, Sequence
 
 from shared import cascade as cs
@@ -50,17 +50,17 @@ class Shard:
         self.engine = engine
         self.clock = clock
         self.slots = slots
-        self.tasks: list[asyncio.Task[Any]] = []
+        self.runs: list[cs.Run] = []
 
-    def start(self) -> list[asyncio.Task[Any]]:
-        """Create one VM task per agent; each takes its first step up to its first wait."""
-        if self.tasks:
+    def start(self) -> list[cs.Run]:
+        """Create one VM task per agent (a run of the engine's scheduler); each takes
+        its first step up to its first wait."""
+        if self.runs:
             raise RuntimeError("the shard's agents are already started")
-        run = self.engine.run
-        create = asyncio.get_running_loop().create_task
-        self.tasks = [create(run(firefly_agent(i).with_constraints(**{RESOURCE: 1}), use_vm=True))
-                      for i in range(self.agents.n)]
-        return self.tasks
+        spawn = self.engine.spawn
+        self.runs = [spawn(firefly_agent(i).with_constraints(**{RESOURCE: 1}), use_vm=True)
+                     for i in range(self.agents.n)]
+        return self.runs
 
     def all_waiting(self) -> bool:
         """Has every agent reached its first wait: an alarm on the parked clock, or
@@ -75,7 +75,8 @@ class Shard:
 
     async def finished(self) -> list[Any]:
         """Wait for every agent: its flash count, or the exception it failed with."""
-        return await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.engine.scheduler.join()
+        return [run.outcome() for run in self.runs]
 
 
 def build_shard(layout: ShardLayout, params: FireflyParams, cell_phases: Sequence[float],
@@ -97,6 +98,10 @@ def build_shard(layout: ShardLayout, params: FireflyParams, cell_phases: Sequenc
     def agents_resource() -> Iterator[ShardAgents]:
         yield agents
 
-    engine = cs.Engine(resource_manager=slots, yield_every=yield_every)
+    if clock.scheduler is None:
+        raise ValueError("the clock has no Cascade scheduler: build it with "
+                         "scheduler=cascade.Scheduler() so the agents can wait on it")
+    engine = cs.Engine(resource_manager=slots, yield_every=yield_every,
+                       scheduler=clock.scheduler)
     engine.register(agents_resource)
     return Shard(layout, agents, engine, clock, slots)

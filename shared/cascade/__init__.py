@@ -32,6 +32,7 @@ from ._graph import Graph, LocalExecutor, NativeSolver, build_graph
 from ._resource_manager import ResourceManager, ResourceStatistics
 from ._resources import ResourceProvider, resource
 from ._run_context import RunContext
+from ._scheduler import Run, Scheduler, Wakeup
 from ._task import Inject, LazyResult, TailCall, Task, inject, task
 from ._vm import VirtualMachine
 
@@ -39,8 +40,8 @@ __all__ = [
     "Blueprint", "BlueprintBuilder", "Call", "CascadeError", "CompileError", "Connector",
     "Engine", "Event", "Graph", "Inject", "Instruction", "LazyResult", "Literal",
     "LocalExecutor", "MessageBus", "NativeSolver", "Operand", "Register", "ResourceManager",
-    "ResourceProvider", "ResourceStatistics", "ResourceUnavailable", "RunContext",
-    "RunFinished", "RunStarted", "TailCall", "Task", "TaskError", "TaskFinished",
-    "TaskStarted", "UnknownResource", "VirtualMachine", "build_graph", "inject", "resource",
+    "ResourceProvider", "ResourceStatistics", "ResourceUnavailable", "Run", "RunContext",
+    "RunFinished", "RunStarted", "Scheduler", "TailCall", "Task", "TaskError", "TaskFinished",
+    "TaskStarted", "UnknownResource", "VirtualMachine", "Wakeup", "build_graph", "inject", "resource",
     "task",
 ]

@@ -23,6 +23,7 @@ from ._resource_manager import ResourceManager
 from ._invoke import invoke
 from ._resources import ResourceProvider, RunResources, open_resource
 from ._run_context import RunContext
+from ._scheduler import Run, Scheduler
 from ._tailcall import bind, call_inputs, check_reserved
 from ._task import Inject, LazyResult, Task, TailCall
 from ._vm import VirtualMachine
@@ -44,6 +45,7 @@ class Engine:
         *,
         system_resources: Mapping[str, float] | None = None,
         yield_every: int = 1,
+        scheduler: Scheduler | None = None,
     ) -> None:
         self.solver = solver or NativeSolver()
         self.executor = executor or LocalExecutor()
@@ -54,6 +56,7 @@ class Engine:
             else:
                 resource_manager.set_capacity(system_resources)
         self.resource_manager = resource_manager
+        self.scheduler = scheduler if scheduler is not None else Scheduler()
         self.providers: dict[str, ResourceProvider] = {}
         self.builder = BlueprintBuilder()
         self.vm = VirtualMachine(self.compile, bus=self.bus, resource_manager=resource_manager,
@@ -93,6 +96,14 @@ class Engine:
         return bp
 
     # -- running ---------------------------------------------------------------------
+    def spawn(self, target: Any, use_vm: bool = True) -> Run:
+        """Start ``engine.run(target, use_vm=use_vm)`` as a run of the engine's
+        :class:`Scheduler` (one asyncio task for all of them) instead of an asyncio
+        Task of its own: the way to hold many long-lived agents. Its alarms must be
+        the scheduler's Wakeups or asyncio awaitables; collect outcomes with
+        ``await engine.scheduler.join()`` and ``Run.outcome()``."""
+        return self.scheduler.spawn(self.run(target, use_vm=use_vm))
+
     async def run(self, target: Any, params: Mapping[str, Any] | None = None,
                   use_vm: bool = False) -> Any:
         """Run ``target`` (a LazyResult; any other value is returned as it is) and
