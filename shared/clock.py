@@ -25,6 +25,7 @@ import asyncio
 import heapq
 from typing import Any, Callable, Protocol
 
+from .alarm_queue import AlarmQueue
 from .cascade import Scheduler
 
 __all__ = ["Clock", "RealTimeClock", "LockstepClock", "PREEMPTED", "CLOCKS"]
@@ -91,8 +92,9 @@ class Clock(Protocol):
 
 
 class _AlarmSlots:
-    """What both clocks share: one alarm slot per key (a future, or None), a heap of
-    ``(due, key, version)`` tuples where only a key's newest version counts, the
+    """What both clocks share: one alarm slot per key (a future, or None), an
+    :class:`~shared.alarm_queue.AlarmQueue` of ``(due, key, version)`` entries where
+    only a key's newest version counts (compacted when stale ones pile up), the
     parked/started/stopped states, and ringing: at once (:meth:`move` to a due that
     has passed), by preemption, or to stop. How time moves and when due alarms ring
     is each clock's own business (``_push`` and the clock's ring loop)."""
@@ -103,7 +105,7 @@ class _AlarmSlots:
         self._new_future = scheduler.wakeup if scheduler is not None else new_future
         self._futures: list[asyncio.Future[Any] | None] = [None] * n_keys
         self._version = [0] * n_keys
-        self._heap: list[tuple[float, int, int]] = []
+        self._queue = AlarmQueue(self._version, self._futures)
         self._live = 0  # alarms pending
         self.stopped = False
         self.started = False
@@ -139,7 +141,10 @@ class _AlarmSlots:
     def _push(self, key: int, due: float) -> None:
         version = self._version[key] + 1
         self._version[key] = version
-        heapq.heappush(self._heap, (due, key, version))
+        queue = self._queue
+        queue.push(due, key, version)
+        if queue.held > 4 * self._live + 1024:
+            queue.compact()  # amortised O(1): stale entries never outnumber 3x the live
 
     def _ring_now(self, key: int, value: Any) -> bool:
         """Resolve key's pending alarm with ``value`` now; False when none was pending."""
@@ -171,17 +176,17 @@ class _AlarmSlots:
         n = 0
         for key in range(len(self._futures)):
             n += self._ring_now(key, None)
-        self._heap.clear()
+        self._queue.clear()
         return n
 
 
 class RealTimeClock(_AlarmSlots):
     """Alarms on the event loop's clock; sim time = loop.time() - t0.
 
-    The clock keeps its own heap of ``(due, key, version)`` tuples and holds ONE event
-    loop timer, for the earliest due. Moving an alarm pushes a new tuple and bumps the
-    key's version; stale tuples are skipped when they surface and compacted away when
-    they pile up. Measured at 50,000 agents per worker, one asyncio ``TimerHandle``
+    The clock keeps its own queue of ``(due, key, version)`` entries and holds ONE
+    event loop timer, for the earliest due. Moving an alarm pushes a new entry and
+    bumps the key's version; stale entries are skipped when they surface and compacted
+    away when they pile up. Measured at 50,000 agents per worker, one asyncio ``TimerHandle``
     per agent (cancel + ``call_at`` on every nudge) spent about a third of the
     worker's time in the loop's timer heap, whose comparisons run in Python.
 
@@ -214,30 +219,18 @@ class RealTimeClock(_AlarmSlots):
         return self._time() - self.t0
 
     def _push(self, key: int, due: float) -> None:
-        version = self._version[key] + 1
-        self._version[key] = version
-        heapq.heappush(self._heap, (due, key, version))
+        super()._push(key, due)
         if due < self._timer_due and self.started:
             self._arm()
-        elif len(self._heap) > 4 * self._live + 1024:
-            self._compact()
-
-    def _compact(self) -> None:
-        """Drop stale tuples (O(n)); keeps the heap within a few times the live alarms."""
-        version, futures = self._version, self._futures
-        self._heap = [(d, k, v) for d, k, v in self._heap if v == version[k] and futures[k] is not None]
-        heapq.heapify(self._heap)
 
     def _arm(self) -> None:
         """Point the loop timer at the earliest live due."""
-        heap, version, futures = self._heap, self._version, self._futures
-        while heap and (heap[0][2] != version[heap[0][1]] or futures[heap[0][1]] is None):
-            heapq.heappop(heap)
+        first = self._queue.first()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if heap:
-            self._timer_due = heap[0][0]
+        if first is not None:
+            self._timer_due = first[0]
             self._timer = self.loop.call_at(self._timer_due + self.t0, self._ring)
         else:
             self._timer_due = float("inf")
@@ -248,13 +241,15 @@ class RealTimeClock(_AlarmSlots):
         self._timer = None
         self._timer_due = float("inf")
         now = self._time() - self.t0
-        heap, version = self._heap, self._version
-        pop = heapq.heappop
+        queue = self._queue
+        first, pop = queue.first, queue.pop
         ring = self._ring_now
-        while heap and heap[0][0] <= now:
-            due, key, v = pop(heap)
-            if v == version[key]:
-                ring(key, due)
+        while True:
+            entry = first()
+            if entry is None or entry[0] > now:
+                break
+            pop()
+            ring(entry[1], entry[0])
         self._arm()
 
     def stop_all(self) -> int:
@@ -341,17 +336,15 @@ class LockstepClock(_AlarmSlots):
         the event loop runs ``settle`` turns."""
         if not self.started:
             raise RuntimeError("clock is parked: call start() before advance()")
-        heap, signals, callbacks = self._heap, self._signals, self._callbacks
-        version, futures = self._version, self._futures
+        signals, callbacks = self._signals, self._callbacks
+        first_alarm, pop_alarm = self._queue.first, self._queue.pop
         pop = heapq.heappop
         rung, lookahead = self._rung, self.lookahead
         horizon = _NEVER[0]  # lookahead: the earliest time a rung agent's signals may land
         drain = self._drain if self.scheduler is not None else None
         await self._settle(settle)  # let runs created since the last call set their alarms
         while True:
-            while heap and (heap[0][2] != version[heap[0][1]] or futures[heap[0][1]] is None):
-                pop(heap)  # moved or rung since it was pushed
-            alarm = heap[0] if heap else _NEVER
+            alarm = first_alarm() or _NEVER  # stale entries (moved, rung) skipped
             signal = signals[0] if signals else _NEVER
             callback = callbacks[0] if callbacks else _NEVER
             t = min(alarm[0], signal[0], callback[0])
@@ -372,7 +365,7 @@ class LockstepClock(_AlarmSlots):
                     deliver(key, when)
                 continue  # a signal wakes nobody: it moves alarms
             else:
-                due, key, _ = pop(heap)
+                due, key, _ = pop_alarm()
                 if self._ring_now(key, due) and lookahead is not None:
                     rung[key] = due
                     horizon = min(horizon, due + lookahead)
@@ -419,7 +412,7 @@ class LockstepClock(_AlarmSlots):
     def pending_alarms(self) -> dict[int, float]:
         """key -> due of every pending alarm (for a checkpoint)."""
         version, futures = self._version, self._futures
-        return {key: due for due, key, v in self._heap
+        return {key: due for due, key, v in self._queue.entries()
                 if v == version[key] and futures[key] is not None}
 
     def pending_signals(self) -> list[tuple[float, int, int]]:

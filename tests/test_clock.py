@@ -75,7 +75,7 @@ async def test_many_moves_stay_correct_through_compaction():
         for k in range(n):
             final[k] = rng.uniform(0.02, 0.2)
             clock.move(k, final[k], clock.now())
-    assert len(clock._heap) <= 4 * n + 1024 + n
+    assert clock._queue.held <= 4 * n + 1024 + n
     results = await asyncio.gather(*futures)
     assert results == [final[k] for k in range(n)]
 
