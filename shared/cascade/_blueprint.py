@@ -114,6 +114,10 @@ class Blueprint:
     root: Task | None = field(init=False, default=None)
     single: bool = field(init=False, default=False)
     reserved: bool = field(init=False, default=False)
+    # ``single`` only: the inputs' defaults in order, and how many leading inputs have
+    # none (a run's registers are then its target's arguments plus these defaults).
+    _defaults: tuple[Any, ...] = field(init=False, default=(), repr=False)
+    _required: int = field(init=False, default=0, repr=False)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -132,6 +136,11 @@ class Blueprint:
         set_(self, "input_names", tuple(sorted(self.input_kwargs, key=self.input_kwargs.get)))
         set_(self, "reserved", not _RESERVED.isdisjoint(self.input_kwargs))
         set_(self, "single", _is_single(self))
+        if self.single:
+            params = list(self.root.signature.parameters.values())  # type: ignore[union-attr]
+            set_(self, "_defaults", tuple(p.default for p in params))
+            set_(self, "_required", max((i + 1 for i, p in enumerate(params)
+                                         if p.default is inspect.Parameter.empty), default=0))
 
     # the original's spelling of our names
     @property
@@ -146,6 +155,12 @@ class Blueprint:
         register), else the target's literal root arguments, else values ``carried``
         over by name, else parameter defaults; other registers None. A compiled input
         with no value is a TypeError; a hand-built blueprint's is None."""
+        if (self.single and target is not None and not overrides and not carried
+                and not target.kwargs and self._required <= len(target.args) <= len(self._defaults)):
+            # The common start of an agent: positional literals, then defaults.
+            args = target.args
+            if not any(isinstance(a, LazyResult) for a in args):
+                return [*args, *self._defaults[len(args):], None]
         registers: list[Any] = [None] * self.register_count
         if overrides:
             for i, value in overrides.items():
@@ -294,6 +309,10 @@ class _Compilation:
 def structure_key(target: LazyResult) -> Hashable | None:
     """A key equal for targets that compile to the same template blueprint (root
     literals may differ: they are inputs), or None when it cannot be hashed."""
+    if not target.kwargs and not any(isinstance(a, (LazyResult, Inject)) for a in target.args):
+        # a flat call of literals (an agent's start): what _key gives, built directly
+        return (target.task, ("V",) * len(target.args), (),
+                tuple(sorted(target.constraints.items())) if target.constraints else ())
     try:
         return _key(target, True)
     except (TypeError, RecursionError):  # unhashable literal; or too deep (build says so)
