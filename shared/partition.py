@@ -289,7 +289,10 @@ def _layout(grid: Grid, shard: Shard, owner: Sequence[int]) -> ShardLayout:
     rim, so ``incoming`` is the mirror image of the rim's remote neighbours (the
     Moore relation is symmetric)."""
     cells = shard.cell_ids(grid)
-    local_index = dict(zip(cells, range(len(cells))))
+    # The neighbour tuples hold these int objects (one per local index) rather than
+    # eight new ones each: ~220 bytes less per agent.
+    index = list(range(len(cells)))
+    local_index = dict(zip(cells, index))
     w, h = shard.width, shard.height
     local: list[tuple[int, ...]] = [()] * len(cells)
     outgoing: list[tuple[int, ...]] = [()] * len(cells)
@@ -297,8 +300,8 @@ def _layout(grid: Grid, shard: Shard, owner: Sequence[int]) -> ShardLayout:
     for i in range(len(cells)):
         lx, ly = i % w, i // w
         if 0 < lx < w - 1 and 0 < ly < h - 1:
-            local[i] = (i - w - 1, i - w, i - w + 1, i - 1,
-                        i + 1, i + w - 1, i + w, i + w + 1)
+            local[i] = (index[i - w - 1], index[i - w], index[i - w + 1], index[i - 1],
+                        index[i + 1], index[i + w - 1], index[i + w], index[i + w + 1])
         else:
             local[i], outgoing[i] = _rim_cell(grid, shard.index, cells[i], i,
                                               owner, local_index, incoming)

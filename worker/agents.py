@@ -74,8 +74,8 @@ class ShardAgents:
         self.epoch_view = np.frombuffer(self.epoch, dtype=np.float64)
         # The reset jitter after a cell's k-th flash is the k-th number of its own
         # counter-based stream: the same whichever shard holds the cell.
-        self.jitter_keys = streams.stream_keys(params.seed, streams.JITTER,
-                                               np.asarray(layout.cells)).tolist()
+        self.jitter_keys = array("Q", streams.stream_keys(params.seed, streams.JITTER,
+                                                          np.asarray(layout.cells)).tobytes())
         self.flash_count = array("q", bytes(8 * n))
         self.flashed: list[int] = []  # local indices flashed since the last frame
         # ``record_train`` (lock-step): every flash as (global cell, sim time), in order.
@@ -168,12 +168,10 @@ class ShardAgents:
 
 
 @cs.task(name="firefly_agent")
-async def firefly_agent(agent: int, flashes: int = 0,
-                        agents: ShardAgents = cs.inject("agents"),  # type: ignore[assignment]
-                        ) -> Any:
+async def firefly_agent(agent: int, flashes: int, agents: ShardAgents) -> Any:
     """One firefly (local index ``agent``): wait for its flash, flash, tail-call.
     Returns its flash count when the shard stops it. ``agents`` is the shard's
-    :class:`ShardAgents`, injected as the run-scoped resource "agents"."""
+    :class:`ShardAgents` (``Shard.start`` gives it; every TailCall carries it on)."""
     t_due = await agents.wait_flash(agent)
     if t_due is None:
         return flashes

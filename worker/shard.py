@@ -2,9 +2,9 @@
 
 The worker (``worker.runner``), the agent tests and ``scripts/explore_model.py`` all
 build a shard here, so they run the same thing: the shard's :class:`ShardAgents`, ONE
-Cascade ``Engine`` (with the quota's ResourceManager when there is one) whose only
-resource is the agents (``inject("agents")``), and one long-lived VM task per agent,
-each a run of the clock's Cascade ``Scheduler`` (asyncio sees one task per shard).
+Cascade ``Engine`` (with the quota's ResourceManager when there is one), and one
+long-lived VM task per agent, each a run of the clock's Cascade ``Scheduler``
+(asyncio sees one task per shard) given the shard's ``ShardAgents`` as an argument.
 Every step carries ``with_constraints(RESOURCE=1)``; without a ResourceManager the VM
 skips the constraint at no cost.
 
@@ -15,7 +15,7 @@ here: sockets, the control channel, the frame loop (``worker.runner``).
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 from shared import cascade as cs
 from shared.checkpoint import Checkpoint
@@ -57,9 +57,13 @@ class Shard:
         its first step up to its first wait."""
         if self.runs:
             raise RuntimeError("the shard's agents are already started")
-        spawn = self.engine.spawn
-        self.runs = [spawn(firefly_agent(i).with_constraints(**{RESOURCE: 1}), use_vm=True)
-                     for i in range(self.agents.n)]
+        spawn, agents = self.engine.spawn, self.agents
+        # ``agents`` is an argument, carried by every TailCall, rather than injected:
+        # a run-scoped resource costs each run a generator and its bookkeeping
+        # (~350 bytes per agent; docs/performance.md).
+        self.runs = [spawn(firefly_agent(i, 0, agents).with_constraints(**{RESOURCE: 1}),
+                           use_vm=True)
+                     for i in range(agents.n)]
         return self.runs
 
     def all_waiting(self) -> bool:
@@ -85,7 +89,8 @@ def build_shard(layout: ShardLayout, params: FireflyParams, cell_phases: Sequenc
                 slots: cs.ResourceManager | None = None, delay: float = 0.0,
                 record_train: bool = False, resume: Checkpoint | None = None) -> Shard:
     """Assemble the shard of ``layout``: agents starting at ``cell_phases`` (indexed by
-    global cell id), their Engine and its "agents" resource. ``slots``: the quota's
+    global cell id) and their Engine, whose runs are the clock's scheduler's (so
+    ``clock`` must be built with a Cascade ``Scheduler``). ``slots``: the quota's
     elastic ResourceManager (``--limit``), else None (no quota, no cost). ``delay``:
     the coupling delay (lock-step clock only); ``record_train``: keep every flash
     (lock-step's flash train); ``resume``: start from this checkpoint part instead of
@@ -93,15 +98,9 @@ def build_shard(layout: ShardLayout, params: FireflyParams, cell_phases: Sequenc
     agents = ShardAgents(layout, params, clock, [float(cell_phases[c]) for c in layout.cells],
                          metrics, send_edge=send_edge, trace=trace, delay=delay,
                          record_train=record_train, resume=resume)
-
-    @cs.resource(name="agents", scope="run")
-    def agents_resource() -> Iterator[ShardAgents]:
-        yield agents
-
     if clock.scheduler is None:
         raise ValueError("the clock has no Cascade scheduler: build it with "
                          "scheduler=cascade.Scheduler() so the agents can wait on it")
     engine = cs.Engine(resource_manager=slots, yield_every=yield_every,
                        scheduler=clock.scheduler)
-    engine.register(agents_resource)
     return Shard(layout, agents, engine, clock, slots)

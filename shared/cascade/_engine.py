@@ -121,10 +121,13 @@ class Engine:
             bus.publish(RunStarted(ctx.run_id, target.task.name, use_vm,
                                     None if params is None else dict(params)))
         ok, error, failure = False, None, None
+        name = target.task.name
         try:
             if use_vm:
                 blueprint = self.compile(target)
-                result = await self.vm.run(blueprint, blueprint.initial_registers(target), ctx)
+                registers = blueprint.initial_registers(target)
+                del target  # a long-lived run need not keep its start's LazyResult alive
+                result = await self.vm.run(blueprint, registers, ctx)
             else:
                 result = await self._run_graph(target, ctx)
             ok = True
@@ -140,7 +143,7 @@ class Engine:
                 await ctx.resources.close()
             finally:
                 if bus.listening:
-                    bus.publish(RunFinished(ctx.run_id, target.task.name, ok, error))
+                    bus.publish(RunFinished(ctx.run_id, name, ok, error))
         path = "VM" if use_vm else "graph"
         raise task_failure(failure, f"run {ctx.run_id}, {path} path")
 

@@ -71,15 +71,18 @@ async def close_resource(provider: ResourceProvider, gen: Any) -> None:
 
 
 class RunResources:
-    """The resources one run has opened, closed together when the run ends."""
+    """The resources one run has opened, closed together when the run ends.
 
-    __slots__ = ("_providers", "_values", "_open", "_opening")
+    Kept small, as a long-lived agent run holds one: nothing is allocated until a
+    resource is opened, and the opened ones are one list of
+    ``(name, provider, generator, value)`` (a run opens a handful at most)."""
+
+    __slots__ = ("_providers", "_opened", "_opening")
 
     def __init__(self, providers: dict[str, ResourceProvider]) -> None:
         self._providers = providers
-        self._values: dict[str, Any] = {}
-        self._open: list[tuple[ResourceProvider, Any]] = []
-        self._opening: dict[str, asyncio.Lock] = {}  # async providers being opened
+        self._opened: list[tuple[str, ResourceProvider, Any, Any]] | None = None
+        self._opening: dict[str, asyncio.Lock] | None = None  # async providers being opened
 
     def provider(self, name: str) -> ResourceProvider:
         try:
@@ -90,39 +93,49 @@ class RunResources:
                 f"{sorted(self._providers)} (use engine.register(provider))"
             ) from None
 
+    def _value(self, name: str) -> tuple[bool, Any]:
+        for opened, _, _, value in self._opened or ():
+            if opened == name:
+                return True, value
+        return False, None
+
     async def get_run_scoped(self, name: str) -> Any:
         """The run's instance of a run-scoped resource, opened on first use."""
-        try:
-            return self._values[name]
-        except KeyError:
-            pass
+        found, value = self._value(name)
+        if found:
+            return value
         provider = self.provider(name)
         if not provider.is_async:  # opens without suspending: no other task can race us
             return self._register(name, provider, *await open_resource(provider))
         # An async provider suspends while opening: concurrent tasks of this run that
         # inject it must wait for that one instance, not open a second.
+        if self._opening is None:
+            self._opening = {}
         lock = self._opening.setdefault(name, asyncio.Lock())
         async with lock:
-            if name in self._values:
-                return self._values[name]
+            found, value = self._value(name)
+            if found:
+                return value
             return self._register(name, provider, *await open_resource(provider))
 
     def _register(self, name: str, provider: ResourceProvider, gen: Any, value: Any) -> Any:
-        self._values[name] = value
-        self._open.append((provider, gen))
+        if self._opened is None:
+            self._opened = []
+        self._opened.append((name, provider, gen, value))
         return value
 
     async def close(self) -> None:
         """Close every open run-scoped resource, newest first; errors are raised after
         all have been closed."""
         first_error: BaseException | None = None
-        while self._open:
-            provider, gen = self._open.pop()
+        opened = self._opened or []
+        while opened:
+            _, provider, gen, _ = opened.pop()
             try:
                 await close_resource(provider, gen)
             except Exception as exc:  # keep closing the others
                 log.error("closing resource %r failed: %r", provider.name, exc)
                 first_error = first_error or exc
-        self._values.clear()
+        self._opened = None
         if first_error is not None:
             raise first_error

@@ -24,11 +24,14 @@ scheduler does not cancel runs; :meth:`Scheduler.close` closes the ones still al
 from __future__ import annotations
 
 import asyncio
+import logging
 import types
 from collections import deque
 from typing import Any, Coroutine
 
 __all__ = ["Scheduler", "Wakeup", "Run"]
+
+log = logging.getLogger(__name__)
 
 
 @types.coroutine
@@ -70,10 +73,18 @@ class Wakeup:
             self._scheduler._ready_append(waiter)
             self._scheduler._kick()
 
-    def __await__(self) -> Any:
-        if not self._done:
-            yield self  # the scheduler parks the run on us
-        return self._value
+    # A Wakeup is its own iterator, as asyncio's C Future is: ``await`` needs no
+    # generator object per wait (184 bytes per parked agent).
+    def __await__(self) -> "Wakeup":
+        return self
+
+    def __next__(self) -> "Wakeup":
+        if self._done:
+            raise StopIteration(self._value)
+        return self  # yielded to the scheduler, which parks the run on us
+
+    def send(self, _: Any) -> "Wakeup":
+        return self.__next__()
 
 
 class Run:
@@ -118,7 +129,8 @@ class Scheduler:
         self.batch = batch
         self._ready: deque[Run] = deque()
         self._ready_append = self._ready.append
-        self._live: set[Run] = set()
+        self._live: list[Run] = []  # every run spawned; ended ones are dropped in bulk
+        self._alive = 0
         self._task: asyncio.Task[None] | None = None
         self._idle: asyncio.Future[None] | None = None  # set while the task sleeps
         self._joined: list[asyncio.Future[None]] = []
@@ -137,7 +149,11 @@ class Scheduler:
             coro.close()
             raise RuntimeError("the scheduler is closed")
         run = Run(coro)
-        self._live.add(run)
+        live = self._live
+        if len(live) > 2 * self._alive + 1024:
+            live[:] = [r for r in live if not r._done]
+        live.append(run)
+        self._alive += 1
         self._ready_append(run)
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._main(),
@@ -148,7 +164,7 @@ class Scheduler:
     @property
     def alive(self) -> int:
         """Runs not ended yet."""
-        return len(self._live)
+        return self._alive
 
     @property
     def outside(self) -> int:
@@ -172,6 +188,8 @@ class Scheduler:
         return n
 
     def _step(self, run: Run) -> None:
+        if run._done:  # closed while it was ready
+            return
         try:
             yielded = run.coro.send(None)
         except StopIteration as stop:
@@ -216,8 +234,9 @@ class Scheduler:
 
     def _end(self, run: Run, outcome: Any, failed: bool) -> None:
         run._outcome, run._failed, run._done = outcome, failed, True
-        self._live.discard(run)
-        if not self._live:
+        self._alive -= 1
+        if not self._alive:
+            self._live.clear()
             joined, self._joined = self._joined, []
             for fut in joined:
                 if not fut.done():
@@ -249,7 +268,7 @@ class Scheduler:
     # -- ending -----------------------------------------------------------------------
     async def join(self) -> None:
         """Wait until every run has ended."""
-        if not self._live:
+        if not self._alive:
             return
         fut = asyncio.get_running_loop().create_future()
         self._joined.append(fut)
@@ -260,8 +279,12 @@ class Scheduler:
         scheduler's task. Their outcome is ``asyncio.CancelledError``."""
         self._closed = True
         for run in list(self._live):
-            run.coro.close()
-            self._end(run, asyncio.CancelledError("the scheduler was closed"), True)
+            if not run._done:
+                try:
+                    run.coro.close()
+                except RuntimeError as exc:  # it awaited again while closing
+                    log.error("a run ignored being closed: %r", exc)
+                self._end(run, asyncio.CancelledError("the scheduler was closed"), True)
         self._ready.clear()
         task, self._task = self._task, None
         if task is not None and task is not asyncio.current_task() and not task.done():

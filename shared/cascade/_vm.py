@@ -6,9 +6,10 @@ memory of one. Every ``yield_every`` tail calls the loop yields to the event loo
 so a task that never awaits anything still lets other agents run (1 = every step, as
 fair as a hand-written ``await asyncio.sleep(0)`` loop).
 
-Two loops share this job: :meth:`VirtualMachine._run_single`, for the common blueprint
-of one call whose arguments are exactly its inputs (an agent step, ``Blueprint.single``),
-and :meth:`VirtualMachine._run_general` for everything else. The first is the hot path.
+Two loops share this job: the one in :meth:`VirtualMachine.run`, for the common
+blueprint of one call whose arguments are exactly its inputs (an agent step,
+``Blueprint.single``), and :meth:`VirtualMachine._run_general` for everything else.
+The first is the hot path.
 Per-run state lives in the locals of one ``run`` call (its register file); the VM
 itself holds only configuration and the registry of named blueprints.
 
@@ -102,68 +103,73 @@ class VirtualMachine:
 
     async def run(self, bp: Blueprint, registers: list[Any], ctx: RunContext) -> Any:
         """Run ``bp`` from ``registers`` (its register file, e.g.
-        ``bp.initial_registers(target)``) until a step returns something that is not a
-        TailCall (or LazyResult); that value is the run's result. A failing task is a
-        :class:`TaskError` (``Engine.run`` and :meth:`execute` unwrap it)."""
-        while True:
-            task_scoped = await self._open_run_inputs(bp, registers, ctx)
-            if bp.single and not task_scoped and not self.bus.listening_tasks:
-                switch = await self._run_single(bp, registers)
-            else:
-                switch = await self._run_general(bp, registers, ctx)
-            if not isinstance(switch, _Switch):
-                return switch
-            bp, registers = self._switch(bp, registers, switch.tail)
+        ``bp.initial_registers(target)``; the VM may reuse that list) until a step
+        returns something that is not a TailCall (or LazyResult); that value is the
+        run's result. A failing task is a :class:`TaskError` (``Engine.run`` and
+        :meth:`execute` unwrap it).
 
-    # -- the hot loop -------------------------------------------------------------
-    async def _run_single(self, bp: Blueprint, registers: list[Any]) -> Any:
-        ins = bp.instructions[0]
-        fn, is_async, name = ins.func, ins.is_async, ins.task_name
-        n = len(bp.input_kwargs)
-        inputs = registers[:n]  # the call's arguments, in order (Blueprint.single)
-        index, positional, reserved = bp.input_kwargs, bp.input_args, bp.reserved
-        manager = self.resource_manager
-        constraints = ins.constraints if (ins.constraints and manager is not None) else None
-        yield_every = self.yield_every
-        countdown = yield_every
-        try:
-            while True:
-                if constraints is None:
-                    result = fn(*inputs)
-                    if is_async:
-                        result = await result
-                else:
-                    await manager.acquire(constraints)  # type: ignore[union-attr]
-                    try:
+        The hot loop, for a ``single`` blueprint, is written out here rather than in a
+        coroutine of its own: a long-lived agent then holds one coroutine frame less
+        (docs/performance.md)."""
+        while True:
+            task_scoped = (await self._open_run_inputs(bp, registers, ctx)
+                           if bp.input_injects else False)
+            if not bp.single or task_scoped or self.bus.listening_tasks:
+                switch = await self._run_general(bp, registers, ctx)
+                if not isinstance(switch, _Switch):
+                    return switch
+                bp, registers = self._switch(bp, registers, switch.tail)
+                continue
+            # -- the hot loop: one call whose arguments are exactly its inputs ----------
+            ins = bp.instructions[0]
+            fn, is_async, name = ins.func, ins.is_async, ins.task_name
+            n = len(bp.input_kwargs)
+            inputs = registers  # the call's arguments, in order (Blueprint.single) ...
+            del inputs[n:]  # ... without the output register
+            index, positional, reserved = bp.input_kwargs, bp.input_args, bp.reserved
+            manager = self.resource_manager
+            constraints = ins.constraints if (ins.constraints and manager is not None) else None
+            yield_every = self.yield_every
+            countdown = yield_every
+            try:
+                while True:
+                    if constraints is None:
                         result = fn(*inputs)
                         if is_async:
                             result = await result
-                    finally:
-                        manager.release(constraints)  # type: ignore[union-attr]
-                if type(result) is not TailCall:
-                    if isinstance(result, LazyResult):
-                        registers[:n] = inputs
-                        return _Switch(TailCall.explicit(target=result))
-                    return result
-                if result.target is not None:
-                    registers[:n] = inputs
-                    return _Switch(result)
-                if result.args or reserved:  # positional values or a possible clash: the rule
-                    bind_into(inputs, result, positional, index, name)
-                elif result.kwargs:  # the rule's common case, inlined
-                    try:
-                        for key, value in result.kwargs.items():
-                            inputs[index[key]] = value
-                    except KeyError:  # not an input: the rule raises its error
+                    else:
+                        await manager.acquire(constraints)  # type: ignore[union-attr]
+                        try:
+                            result = fn(*inputs)
+                            if is_async:
+                                result = await result
+                        finally:
+                            manager.release(constraints)  # type: ignore[union-attr]
+                    if type(result) is not TailCall:
+                        if isinstance(result, LazyResult):
+                            result = TailCall.explicit(target=result)
+                            break
+                        return result
+                    if result.target is not None:
+                        break
+                    if result.args or reserved:  # positional values or a possible clash: the rule
                         bind_into(inputs, result, positional, index, name)
-                countdown -= 1
-                if not countdown:
-                    countdown = yield_every
-                    await _yield_to_loop()
-        except CascadeError:
-            raise
-        except Exception as exc:
-            raise TaskError(name, exc) from exc
+                    elif result.kwargs:  # the rule's common case, inlined
+                        try:
+                            for key, value in result.kwargs.items():
+                                inputs[index[key]] = value
+                        except KeyError:  # not an input: the rule raises its error
+                            bind_into(inputs, result, positional, index, name)
+                    countdown -= 1
+                    if not countdown:
+                        countdown = yield_every
+                        await _yield_to_loop()
+            except CascadeError:
+                raise
+            except Exception as exc:
+                raise TaskError(name, exc) from exc
+            registers = inputs + [None] * (bp.register_count - n)
+            bp, registers = self._switch(bp, registers, result)
 
     # -- the general loop ---------------------------------------------------------
     async def _run_general(self, bp: Blueprint, regs: list[Any], ctx: RunContext) -> Any:
