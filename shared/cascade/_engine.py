@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from typing import Any, Mapping
+from typing import Any, Coroutine, Mapping
 
 from ._blueprint import Blueprint, BlueprintBuilder, structure_key
 from ._bus import MessageBus, RunFinished, RunStarted
@@ -104,48 +104,65 @@ class Engine:
         ``await engine.scheduler.join()`` and ``Run.outcome()``."""
         return self.scheduler.spawn(self.run(target, use_vm=use_vm))
 
-    async def run(self, target: Any, params: Mapping[str, Any] | None = None,
-                  use_vm: bool = False) -> Any:
-        """Run ``target`` (a LazyResult; any other value is returned as it is) and
-        return its result. A failing task raises its own exception, as in the original
-        Cascade, with a note naming the task, the run and the path.
+    def run(self, target: Any, params: Mapping[str, Any] | None = None,
+            use_vm: bool = False) -> Coroutine[Any, Any, Any]:
+        """Run ``target`` (a LazyResult; any other value is returned as it is): await
+        what this returns for its result. A failing task raises its own exception, as
+        in the original Cascade, with a note naming the task, the run and the path.
 
         ``params`` are the run's parameters, as the original's ``engine.run(target,
         params=...)``: published in :class:`RunStarted`; this runtime has no
-        ``cs.Param`` node, so nothing else reads them (docs/cascade.md)."""
+        ``cs.Param`` node, so nothing else reads them (docs/cascade.md).
+
+        It is a plain method that returns a coroutine, not ``async def``: on the VM
+        path, with no bus listener, that coroutine is the VM's own run, so a
+        long-lived agent holds one coroutine frame, not two (docs/performance.md)."""
         if not isinstance(target, LazyResult):
-            return target
+            return _value(target)
         ctx = RunContext(next(self._run_ids), RunResources(self.providers))
-        bus = self.bus
-        if bus.listening:
-            bus.publish(RunStarted(ctx.run_id, target.task.name, use_vm,
-                                    None if params is None else dict(params)))
-        ok, error, failure = False, None, None
-        name = target.task.name
+        label = f"run {ctx.run_id}, {'VM' if use_vm else 'graph'} path"
+        if self.bus.listening:
+            self.bus.publish(RunStarted(ctx.run_id, target.task.name, use_vm,
+                                        None if params is None else dict(params)))
+            return self._observed(target, use_vm, ctx, label)
+        return self._owned(target, use_vm, ctx, label)
+
+    def _owned(self, target: LazyResult, use_vm: bool, ctx: RunContext,
+               label: str) -> Coroutine[Any, Any, Any]:
+        """The run as one coroutine that closes its resources and unwraps a failure."""
+        if not use_vm:
+            return self._run_graph_owned(target, ctx, label)
         try:
-            if use_vm:
-                blueprint = self.compile(target)
-                registers = blueprint.initial_registers(target)
-                del target  # a long-lived run need not keep its start's LazyResult alive
-                result = await self.vm.run(blueprint, registers, ctx)
-            else:
-                result = await self._run_graph(target, ctx)
+            blueprint = self.compile(target)
+            registers = blueprint.initial_registers(target)
+        except Exception as exc:  # raised when awaited, as from an async def
+            return _raise(exc)
+        return self.vm.run(blueprint, registers, ctx, owned=label)
+
+    async def _observed(self, target: LazyResult, use_vm: bool, ctx: RunContext,
+                        label: str) -> Any:
+        """The run, then :class:`RunFinished` on the bus (a listener is subscribed)."""
+        name = target.task.name
+        ok, error = False, None
+        try:
+            result = await self._owned(target, use_vm, ctx, label)
             ok = True
             return result
-        except TaskError as exc:
-            failure = exc
-            error = repr(exc.__cause__)
         except BaseException as exc:
             error = repr(exc)
             raise
         finally:
-            try:
-                await ctx.resources.close()
-            finally:
-                if bus.listening:
-                    bus.publish(RunFinished(ctx.run_id, name, ok, error))
-        path = "VM" if use_vm else "graph"
-        raise task_failure(failure, f"run {ctx.run_id}, {path} path")
+            if self.bus.listening:
+                self.bus.publish(RunFinished(ctx.run_id, name, ok, error))
+
+    async def _run_graph_owned(self, target: LazyResult, ctx: RunContext, label: str) -> Any:
+        try:
+            return await self._run_graph(target, ctx)
+        except TaskError as exc:
+            failure = exc
+        finally:
+            await ctx.resources.close()
+        raise task_failure(failure, label)
 
     async def _run_graph(self, target: LazyResult, ctx: RunContext) -> Any:
         """Build, solve and execute; a result that is a LazyResult (or TailCall) is
@@ -245,3 +262,11 @@ async def _gather_or_cancel(coros: list[Any]) -> list[Any]:
         if not t.cancelled() and t.exception() is not None:
             raise t.exception()  # type: ignore[misc]
     return [t.result() for t in tasks]
+
+
+async def _value(value: Any) -> Any:
+    return value
+
+
+async def _raise(exc: BaseException) -> Any:
+    raise exc

@@ -93,83 +93,92 @@ class VirtualMachine:
         overrides = bind(start, blueprint.input_args, blueprint.input_kwargs, blueprint.name)
         registers = blueprint.initial_registers(None, overrides)
         ctx = RunContext(next(_run_ids), RunResources({}))
-        try:
-            return await self.run(blueprint, registers, ctx)
-        except TaskError as exc:
-            failure = exc
-        finally:
-            await ctx.resources.close()
-        raise task_failure(failure, f"VirtualMachine.execute of {blueprint.name}")
+        return await self.run(blueprint, registers, ctx,
+                              owned=f"VirtualMachine.execute of {blueprint.name}")
 
-    async def run(self, bp: Blueprint, registers: list[Any], ctx: RunContext) -> Any:
+    async def run(self, bp: Blueprint, registers: list[Any], ctx: RunContext, *,
+                  owned: str | None = None) -> Any:
         """Run ``bp`` from ``registers`` (its register file, e.g.
         ``bp.initial_registers(target)``; the VM may reuse that list) until a step
         returns something that is not a TailCall (or LazyResult); that value is the
-        run's result. A failing task is a :class:`TaskError` (``Engine.run`` and
-        :meth:`execute` unwrap it).
+        run's result. A failing task is a :class:`TaskError`.
+
+        ``owned`` (a label such as ``"run 3, VM path"``): the run owns its ending, as
+        ``Engine.run`` and :meth:`execute` promise: ``ctx``'s resources are closed when
+        it ends, and a failing task raises its own exception with a note naming the
+        task and the label. Without it the caller does both.
 
         The hot loop, for a ``single`` blueprint, is written out here rather than in a
         coroutine of its own: a long-lived agent then holds one coroutine frame less
         (docs/performance.md)."""
-        while True:
-            task_scoped = (await self._open_run_inputs(bp, registers, ctx)
-                           if bp.input_injects else False)
-            if not bp.single or task_scoped or self.bus.listening_tasks:
-                switch = await self._run_general(bp, registers, ctx)
-                if not isinstance(switch, _Switch):
-                    return switch
-                bp, registers = self._switch(bp, registers, switch.tail)
-                continue
-            # -- the hot loop: one call whose arguments are exactly its inputs ----------
-            ins = bp.instructions[0]
-            fn, is_async, name = ins.func, ins.is_async, ins.task_name
-            n = len(bp.input_kwargs)
-            inputs = registers  # the call's arguments, in order (Blueprint.single) ...
-            del inputs[n:]  # ... without the output register
-            index, positional, reserved = bp.input_kwargs, bp.input_args, bp.reserved
-            manager = self.resource_manager
-            constraints = ins.constraints if (ins.constraints and manager is not None) else None
-            yield_every = self.yield_every
-            countdown = yield_every
-            try:
-                while True:
-                    if constraints is None:
-                        result = fn(*inputs)
-                        if is_async:
-                            result = await result
-                    else:
-                        await manager.acquire(constraints)  # type: ignore[union-attr]
-                        try:
+        try:
+            while True:
+                task_scoped = (await self._open_run_inputs(bp, registers, ctx)
+                               if bp.input_injects else False)
+                if not bp.single or task_scoped or self.bus.listening_tasks:
+                    switch = await self._run_general(bp, registers, ctx)
+                    if not isinstance(switch, _Switch):
+                        return switch
+                    bp, registers = self._switch(bp, registers, switch.tail)
+                    continue
+                # -- the hot loop: one call whose arguments are exactly its inputs ----------
+                ins = bp.instructions[0]
+                fn, is_async, name = ins.func, ins.is_async, ins.task_name
+                n = len(bp.input_kwargs)
+                inputs = registers  # the call's arguments, in order (Blueprint.single) ...
+                del inputs[n:]  # ... without the output register
+                index, positional, reserved = bp.input_kwargs, bp.input_args, bp.reserved
+                manager = self.resource_manager
+                constraints = ins.constraints if (ins.constraints and manager is not None) else None
+                yield_every = self.yield_every
+                countdown = yield_every
+                try:
+                    while True:
+                        if constraints is None:
                             result = fn(*inputs)
                             if is_async:
                                 result = await result
-                        finally:
-                            manager.release(constraints)  # type: ignore[union-attr]
-                    if type(result) is not TailCall:
-                        if isinstance(result, LazyResult):
-                            result = TailCall.explicit(target=result)
+                        else:
+                            await manager.acquire(constraints)  # type: ignore[union-attr]
+                            try:
+                                result = fn(*inputs)
+                                if is_async:
+                                    result = await result
+                            finally:
+                                manager.release(constraints)  # type: ignore[union-attr]
+                        if type(result) is not TailCall:
+                            if isinstance(result, LazyResult):
+                                result = TailCall.explicit(target=result)
+                                break
+                            return result
+                        if result.target is not None:
                             break
-                        return result
-                    if result.target is not None:
-                        break
-                    if result.args or reserved:  # positional values or a possible clash: the rule
-                        bind_into(inputs, result, positional, index, name)
-                    elif result.kwargs:  # the rule's common case, inlined
-                        try:
-                            for key, value in result.kwargs.items():
-                                inputs[index[key]] = value
-                        except KeyError:  # not an input: the rule raises its error
+                        if result.args or reserved:  # positional values or a possible clash: the rule
                             bind_into(inputs, result, positional, index, name)
-                    countdown -= 1
-                    if not countdown:
-                        countdown = yield_every
-                        await _yield_to_loop()
-            except CascadeError:
+                        elif result.kwargs:  # the rule's common case, inlined
+                            try:
+                                for key, value in result.kwargs.items():
+                                    inputs[index[key]] = value
+                            except KeyError:  # not an input: the rule raises its error
+                                bind_into(inputs, result, positional, index, name)
+                        countdown -= 1
+                        if not countdown:
+                            countdown = yield_every
+                            await _yield_to_loop()
+                except CascadeError:
+                    raise
+                except Exception as exc:
+                    raise TaskError(name, exc) from exc
+                registers = inputs + [None] * (bp.register_count - n)
+                bp, registers = self._switch(bp, registers, result)
+        except TaskError as exc:
+            if owned is None:
                 raise
-            except Exception as exc:
-                raise TaskError(name, exc) from exc
-            registers = inputs + [None] * (bp.register_count - n)
-            bp, registers = self._switch(bp, registers, result)
+            failure = exc
+        finally:
+            if owned is not None:
+                await ctx.resources.close()
+        raise task_failure(failure, owned)
 
     # -- the general loop ---------------------------------------------------------
     async def _run_general(self, bp: Blueprint, regs: list[Any], ctx: RunContext) -> Any:
