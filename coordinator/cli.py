@@ -103,8 +103,11 @@ def run(
     resume: Optional[str] = typer.Option(
         None, "--resume", metavar="RUN_DIR",
         help="lock-step: continue RUN_DIR's run from its last checkpoint, in a new run "
-             "directory, with the same model; only --workers, --duration, --checkpoint-every, "
+             "directory, with the same model; only --workers, --duration, --checkpoint-every, --loop, "
              "--transport, --log-dir and the display options may change"),
+    loop: str = typer.Option(DEFAULTS["loop"],
+                             help="the workers' event loop: asyncio, or uvloop (needs the speed "
+                                  "extra: pip install '.[speed]')"),
     log_level: str = typer.Option("WARNING", help="coordinator log level: DEBUG, INFO, WARNING, "
                                                   "ERROR or CRITICAL"),
 ) -> None:
@@ -124,7 +127,7 @@ def run(
         seed=seed, fps=fps, log_dir=log_dir, init=init, kicks=_kicks(kick),
         trace_signals=trace_signals, trace_quota=trace_quota, transport=transport, limit=limit,
         show_shards=show_shards, view_fps=view_fps, clock=clock, delay=delay,
-        checkpoint_every=checkpoint_every)
+        checkpoint_every=checkpoint_every, loop=loop)
     if workers is not None:  # else RunConfig's default: the cores this process may use
         options["workers"] = workers
     try:
@@ -142,7 +145,7 @@ def run(
 
 #: What a resumed run may change; every other option comes from the run it continues.
 _RESUME_MAY_CHANGE = ("workers", "duration", "checkpoint_every", "transport", "log_dir",
-                      "headless", "log_level", "fps", "show_shards", "view_fps", "resume")
+                      "headless", "log_level", "fps", "show_shards", "view_fps", "resume", "loop")
 
 
 def _resumed(ctx: typer.Context, run_dir: str, options: dict[str, Any]) -> RunConfig:
@@ -155,7 +158,7 @@ def _resumed(ctx: typer.Context, run_dir: str, options: dict[str, Any]) -> RunCo
         flag = "--" + refused[0].replace("_", "-")
         raise ConfigError(f"{flag}: --resume takes the model from {run_dir}/run.json; give "
                           f"only --workers, --duration, --checkpoint-every, --transport, "
-                          f"--log-dir or display options")
+                          f"--loop, --log-dir or display options")
     changes = {name: options[name] for name in given if name in options}
     return RunConfig.resumed(run_dir, **changes)
 

@@ -21,7 +21,9 @@ from typing import Any
 import numpy as np
 
 from shared.checkpoint import Checkpoint, CheckpointError
+from shared import loops
 from shared.clock import CLOCKS
+from shared.loops import DEFAULT_LOOP
 from shared.grid import Grid
 from shared.model import INIT_FILE, INIT_MODES, FireflyParams, load_phases
 from shared.runlog.schema import CHECKPOINT_NPZ, RUN_JSON
@@ -80,6 +82,7 @@ class RunConfig:
     delay: float | None = None  # None: 0 in real time, LOCKSTEP_DELAY in lock-step
     checkpoint_every: float = 0.0  # lock-step: simulated seconds between checkpoints
     resume: str | None = None  # lock-step: the run directory whose checkpoint we continue
+    loop: str = DEFAULT_LOOP  # the workers' event loop (shared.loops)
 
     def __post_init__(self) -> None:
         w, h = self.grid
@@ -119,6 +122,8 @@ class RunConfig:
             raise ConfigError(f"--fps {self.fps}: must be > 0 and <= 1000")
         if not (math.isfinite(self.report_interval) and 0.05 <= self.report_interval <= 3600):
             raise ConfigError(f"report interval {self.report_interval}: must be within [0.05, 3600] s")
+        if (why := loops.missing(self.loop)) is not None:
+            raise ConfigError(why)
         if self.clock not in CLOCKS:
             raise ConfigError(f"--clock {self.clock!r}: must be one of {', '.join(CLOCKS)}")
         delay = self.coupling_delay

@@ -36,6 +36,7 @@ from typing import Callable
 
 from shared.credentials import Credentials
 from shared.lifeline import PARENT_PID_ENV
+from shared.loops import DEFAULT_LOOP
 from shared.runlog.schema import worker_log
 
 __all__ = ["WorkerProcesses"]
@@ -58,7 +59,7 @@ class WorkerProcesses:
 
     def spawn(self, shards: int, *, control: str, telemetry: str,
               credentials: Callable[[int], Credentials], run_dir: Path,
-              log_level: str = "INFO") -> None:
+              log_level: str = "INFO", loop: str = DEFAULT_LOOP) -> None:
         """Start workers 0..shards-1, handing ``credentials(shard)`` to each on its
         stdin; each writes stdout and stderr to its worker log."""
         atexit.register(self.kill_all)  # unregistered once reaped
@@ -67,7 +68,7 @@ class WorkerProcesses:
             with open(run_dir / worker_log(shard), "ab") as err:
                 proc = self.procs[shard] = subprocess.Popen(
                     [sys.executable, "-m", "worker", "--control", control, "--telemetry", telemetry,
-                     "--shard", str(shard), "--log-level", log_level],
+                     "--shard", str(shard), "--log-level", log_level, "--loop", loop],
                     stdin=subprocess.PIPE, stdout=err, stderr=err, env=env,
                     start_new_session=True, close_fds=True)
             _hand_over(proc, credentials(shard))

@@ -186,7 +186,7 @@ class Session:
         w = _Wiring(records.run_dir, records, aggregator, desk, channel, telemetry, workers, departures)
         stack.push_async_callback(self._stop_workers, w)
         workers.spawn(cfg.workers, control=channel.address, credentials=security.credentials,
-                      telemetry=telemetry.address, run_dir=w.run_dir)
+                      telemetry=telemetry.address, run_dir=w.run_dir, loop=cfg.loop)
         for shard, pid in workers.pids().items():
             security.worker_started(shard, pid)
         barrier = Barrier(channel, self.stop, setup_timeout=self.setup_timeout, run_dir=w.run_dir,

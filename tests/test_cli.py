@@ -41,6 +41,7 @@ def _invoke(*args: str, tmp_path: Path) -> Any:
     (("--kick", "a,b",), "give cell ids separated by commas"),
     (("--limit", "0",), "--limit 0: must be within [1, 2**63)"),
     (("--clock", "sundial"), "--clock 'sundial': must be one of realtime, lockstep"),
+    (("--loop", "sundial"), "--loop 'sundial': must be one of asyncio, uvloop"),
     (("--delay", "0.1"), "--delay 0.1: needs --clock lockstep"),
     (("--clock", "lockstep", "--delay", "0"), "--delay 0.0: with --clock lockstep it must be > 0"),
     (("--clock", "lockstep", "--delay", "-1"), "--delay -1.0: must be a number of seconds >= 0"),

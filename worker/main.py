@@ -15,6 +15,7 @@ import argparse
 import sys
 
 from shared.lifeline import die_with_parent
+from shared.loops import DEFAULT_LOOP, LOOPS
 
 __all__ = ["main"]
 
@@ -31,6 +32,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--telemetry", required=True, help="coordinator telemetry endpoint")
     parser.add_argument("--shard", required=True, type=int, help="shard index, 0-based")
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--loop", choices=LOOPS, default=DEFAULT_LOOP,
+                        help="event loop: asyncio (default) or uvloop (the speed extra)")
     return parser.parse_args(argv)
 
 
@@ -54,6 +57,14 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(__name__).error("worker %d: %s", args.shard, exc)
         return 1
     opts = WorkerOptions(args.control, args.telemetry, args.shard, credentials)
+    if args.loop == "uvloop":  # no timing selector there: loop_busy is null
+        import uvloop
+
+        async def run_uv() -> int:
+            return await Worker(opts, busy=None).run()
+
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return runner.run(run_uv())
     # The loop runs on a selector that times its own select(): the shard log's
     # loop_busy (worker/busy.py). Nothing in asyncio is patched.
     selector = TimingSelector()
