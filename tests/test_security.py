@@ -37,7 +37,7 @@ from simrun import ROOT, SimRun, read_jsonl, wait_gone
 WORKERS = 3
 GRID = 24
 ARGS = ("--workers", str(WORKERS), "--grid", str(GRID), "--period", "1")
-WORKER_OPTIONS = {"--control", "--telemetry", "--shard", "--log-level"}
+WORKER_OPTIONS = {"--control", "--telemetry", "--shard", "--log-level", "--loop"}
 INTRUDER = ROOT / "tests" / "intruderkit.py"
 SECRET_LIKE = re.compile(r"[0-9a-f]{16,}|[0-9A-Za-z.:+=^!/*?&<>()\[\]{}@%$#-]{40}")
 
