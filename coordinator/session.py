@@ -65,6 +65,8 @@ __all__ = ["Session", "SetupError"]
 
 log = logging.getLogger(__name__)
 
+#: The last, partial interval gets a coordinator.jsonl line when it is longer than this.
+FINAL_LINE_MIN_S = 0.05
 _STALLED_SELF_S = 1.0  # a run-loop turn this late: the coordinator itself was stalled
 _SIGNALS = ((signal.SIGINT, "interrupted"), (signal.SIGTERM, "terminated"))
 
@@ -98,6 +100,8 @@ class Session:
         self.liveness = Liveness(config.workers)
         self._own_stall = 0.0  # the longest gap between two turns of the run loop, seconds
         self._last_interval: dict[str, Any] = {}  # the newest coordinator.jsonl line
+        self._t0: float | None = None  # the start barrier's time, once the run started
+        self._line_t = 0.0  # the run time of the newest coordinator.jsonl line
         self._sim_progress = (0.0, 0.0)  # lock-step: (sim time, wall t) at the last line
         # --resume: the checkpoint this run continues (checked by the config already)
         self._resumed: Checkpoint | None = (config.resume_checkpoint()
@@ -247,6 +251,7 @@ class Session:
     # -- the run -------------------------------------------------------------------------
     async def _run_loop(self, w: _Wiring, t0: float) -> None:
         cfg = self.config
+        self._t0 = t0
         loop = asyncio.get_running_loop()
         lockstep = cfg.clock == "lockstep"  # --duration is simulated: the shards say when
         end = t0 + cfg.duration if cfg.duration > 0 and not lockstep else float("inf")
@@ -307,15 +312,19 @@ class Session:
         last = w.aggregator.last_t
         return bool(alive) and all(last.get(k, 0.0) >= self.config.duration - 1e-9 for k in alive)
 
-    def _interval_line(self, w: _Wiring, t: float) -> None:
+    def _interval_line(self, w: _Wiring, t: float, final: bool = False) -> None:
         record = w.aggregator.interval(t, len(w.workers.alive()))
+        self._line_t = t
+        if final:  # after the workers' final lines: a short run still has one line
+            record["final"] = True
         malformed = w.channel.malformed + w.telemetry.malformed
         if malformed:
             record["malformed_rejected"] = malformed
         if w.desk is not None:
             record["quota"] = w.desk.interval_fields(self.config.report_interval)
         if self.config.clock == "lockstep":
-            sim_t = min((w.aggregator.last_t.get(k, 0.0) for k in w.workers.alive()), default=0.0)
+            shards = w.workers.alive() or list(w.aggregator.last_t)  # final: all have left
+            sim_t = min((w.aggregator.last_t.get(k, 0.0) for k in shards), default=0.0)
             last_sim, last_wall = self._sim_progress
             record["sim_t"] = round(sim_t, 3)
             record["rtf"] = round((sim_t - last_sim) / max(t - last_wall, 1e-9), 3)
@@ -360,3 +369,7 @@ class Session:
     async def _stop_workers(self, w: _Wiring) -> None:
         grace = stop_grace(-(-self.config.agents // self.config.workers))  # the largest shard
         await w.departures.stop_all(self.stop.reason or "done", grace)
+        if self._t0 is not None:  # the run had started: its last, partial interval
+            t = asyncio.get_running_loop().time() - self._t0
+            if t - self._line_t > FINAL_LINE_MIN_S:
+                self._interval_line(w, t, final=True)

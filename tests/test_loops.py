@@ -25,6 +25,9 @@ def test_uvloop_and_asyncio_workers_compute_the_same_lockstep_run(sim):
         summary = json.loads((run.run_dir / "summary.json").read_text())
         assert json.loads((run.run_dir / "run.json").read_text())["config"]["loop"] == loop
         hashes[loop] = (summary["state_hash"], summary["flash_train_hash"], summary["flashes"])
+        # A run shorter than one report interval still has its (final) interval line.
+        lines = read_jsonl(run.run_dir / "coordinator.jsonl")
+        assert lines[-1]["final"] is True and lines[-1]["sim_t"] == 6.0, lines
         busy[loop] = [line["process"]["loop_busy"]
                       for line in read_jsonl(run.run_dir / "shard-0.jsonl")]
     assert hashes["uvloop"] == hashes["asyncio"] and hashes["asyncio"][2] > 100

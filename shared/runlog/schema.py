@@ -163,6 +163,7 @@ COORDINATOR_OPTIONAL: dict[str, Any] = {
     "quota": dict, "malformed_rejected": int,
     "shards_in_R": int,  # how many shards' figures the line's R combines
     "stalled": list,  # shards silent past the stall threshold (their figures left out)
+    "final": bool,  # the run's last, partial interval, written after the workers stopped
 }
 
 RUN_FIELDS: dict[str, Any] = {
