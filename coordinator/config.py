@@ -138,9 +138,6 @@ class RunConfig:
                                   f"most the period {self.period} s (it is the window length)")
             if self.duration <= 0:
                 raise ConfigError("--clock lockstep needs a --duration > 0 (simulated seconds)")
-            if self.limit is not None:
-                raise ConfigError("--limit is not available with --clock lockstep yet "
-                                  "(docs/lockstep.md)")
         if not (isinstance(self.checkpoint_every, (int, float))
                 and math.isfinite(self.checkpoint_every) and self.checkpoint_every >= 0):
             raise ConfigError(f"--checkpoint-every {self.checkpoint_every}: must be >= 0 "

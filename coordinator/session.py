@@ -315,8 +315,9 @@ class Session:
     def _interval_line(self, w: _Wiring, t: float, final: bool = False) -> None:
         record = w.aggregator.interval(t, len(w.workers.alive()))
         self._line_t = t
-        if final:  # after the workers' final lines: a short run still has one line
-            record["final"] = True
+        if final:  # after the workers stopped: a short run still has one line. Its
+            # frame rate and lateness span the shut-down, so it gives neither.
+            record.update(final=True, min_fps=None, worst_p99_flash_lateness_ms=None)
         malformed = w.channel.malformed + w.telemetry.malformed
         if malformed:
             record["malformed_rejected"] = malformed
@@ -330,7 +331,8 @@ class Session:
             record["rtf"] = round((sim_t - last_sim) / max(t - last_wall, 1e-9), 3)
             self._sim_progress = (sim_t, t)
         w.records.write_interval(record)
-        self.console.out(status_line(record, self.config.workers), status=True)
+        if not final:  # the summary line follows at once
+            self.console.out(status_line(record, self.config.workers), status=True)
         self._last_interval = record
 
     def _final_state(self, run_dir: Path, duration_s: float) -> dict[str, Any]:

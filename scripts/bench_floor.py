@@ -14,7 +14,7 @@ fresh process per measurement, interleaved:
   per flash stands for the agent's task. No Cascade, no asyncio.
 * ``sim``: the simulator's real agent path in one process: ``worker.shard.build_shard``
   (ShardAgents, ``firefly_agent`` as one long-lived Cascade VM task per agent on one
-  Engine) on ``shared.clock.LockstepClock``.
+  Engine) on ``shared.lockstep_clock.LockstepClock``.
 
 Both process events in the same (time, cell) order, so their flash counts agree
 exactly; the script checks that and prints flashes per agent per period for both.
@@ -118,7 +118,7 @@ def run_floor(grid: Grid, params: FireflyParams, duration: float) -> dict[str, A
 # -- the simulator --------------------------------------------------------------------
 async def _simulate(grid: Grid, params: FireflyParams, duration: float) -> dict[str, Any]:
     from shared import cascade as cs
-    from shared.clock import LockstepClock
+    from shared.lockstep_clock import LockstepClock
     from worker.collector import Collector
     from worker.metrics import ShardMetrics
     from worker.shard import build_shard, layout_of

@@ -2,7 +2,7 @@
 """Explore the firefly model's parameters quickly, on a deterministic lock-step clock.
 
 Runs the simulator's own shard (worker.shard.build_shard: ShardAgents + firefly_agent on
-one Cascade Engine, VM path) in one process with shared.clock.LockstepClock, so
+one Cascade Engine, VM path) in one process with shared.lockstep_clock.LockstepClock, so
 simulated time costs only CPU, not wall time. For each parameter set and seed it
 prints the time to sync T_R (R >= 0.9 held for a period), the final and maximum R,
 and flashes per agent per period (1.0 when the grid flashes once a period; above 1,
@@ -23,7 +23,7 @@ import statistics
 import sys
 
 from shared import cascade as cs
-from shared.clock import LockstepClock
+from shared.lockstep_clock import LockstepClock
 from shared.grid import Grid, parse_grid
 from shared.model import FireflyParams, initial_phases
 from shared.synchrony import SyncTracker, partial_order

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from shared import cascade as cs
-from shared.clock import LockstepClock
+from shared.lockstep_clock import LockstepClock
 from shared.grid import Grid
 from shared.model import FireflyParams
 from shared.quota import RESOURCE

@@ -8,7 +8,8 @@ import random
 
 import pytest
 
-from shared.clock import PREEMPTED, Clock, LockstepClock, RealTimeClock
+from shared.clock import PREEMPTED, Clock, RealTimeClock
+from shared.lockstep_clock import LockstepClock
 
 
 async def test_alarms_ring_in_due_order_and_never_early():

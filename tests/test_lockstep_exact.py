@@ -18,7 +18,7 @@ from hypothesis import given, settings, strategies as st
 
 from shared import streams
 from shared import cascade as cs
-from shared.clock import LockstepClock
+from shared.lockstep_clock import LockstepClock
 from shared.grid import Grid
 from shared.model import FireflyParams
 from worker.metrics import ShardMetrics

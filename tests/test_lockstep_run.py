@@ -108,3 +108,22 @@ def test_any_grid_worker_count_delay_and_seed(width: int, height: int, workers: 
                 run.cleanup()
             hashes.add((summary["state_hash"], summary["flash_train_hash"]))
     assert len(hashes) == 1
+
+
+def test_a_quota_slows_lockstep_and_changes_nothing_in_simulated_time(sim) -> None:
+    """``--limit`` in lock-step: an agent holds a slot only while it acts, so a quota
+    far below the agent count makes agents queue, and the hashes stay those of the
+    same run without a quota (docs/lockstep.md, "The quota in lock-step")."""
+    common = ("--clock", "lockstep", "--workers", "2", "--grid", "16x12", "--duration", "8",
+              "--seed", "3", *MODEL)
+    free = finished(sim(*common))
+    run = sim(*common, "--limit", "3")
+    capped = finished(run)
+    assert (capped["state_hash"], capped["flash_train_hash"]) == \
+        (free["state_hash"], free["flash_train_hash"])
+    assert capped["flashes"] == free["flashes"] > 1000
+    waits = sum(line["counters"]["quota_waits"]
+                for k in range(2) for line in read_jsonl(run.run_dir / shard_log(k)))
+    assert waits > 0  # the quota really held agents back
+    lines = read_jsonl(run.run_dir / "coordinator.jsonl")
+    assert all(line["quota"]["held"] <= 3 for line in lines)

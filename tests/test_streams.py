@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from shared import streams
-from shared.clock import LockstepClock
+from shared.lockstep_clock import LockstepClock
 from shared.model import FireflyParams, initial_phases
 from shared.grid import Grid
 from worker.metrics import ShardMetrics

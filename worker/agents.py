@@ -27,10 +27,12 @@ from shared import streams
 from shared.checkpoint import Checkpoint
 from shared.model import FireflyParams
 from shared.partition import ShardLayout
+from shared.quota import RESOURCE
 
 from .metrics import ShardMetrics
 
-__all__ = ["ShardAgents", "firefly_agent", "SendEdge", "SignalTrace"]
+__all__ = ["ShardAgents", "firefly_agent", "firefly_wait", "firefly_act", "SendEdge",
+           "SignalTrace"]
 
 #: ``send_edge(cell, t, shards)``: a boundary flash of ``cell`` at ``t`` for ``shards``.
 SendEdge = Callable[[int, float, tuple[int, ...]], None]
@@ -179,3 +181,25 @@ async def firefly_agent(agent: int, flashes: int, agents: ShardAgents) -> Any:
         return cs.TailCall()
     agents.flash(agent, t_due)
     return cs.TailCall(flashes=flashes + 1)
+
+
+# -- lock-step with a quota: the slot is held only while the agent acts ----------------
+# (docs/lockstep.md, "The quota in lock-step"). The same agent, one VM task, switching
+# between two blueprints by TailCall: it waits without a slot and acts with one, so
+# the quota slows the run in wall time and changes nothing in simulated time.
+
+@cs.task(name="firefly_wait")
+async def firefly_wait(agent: int, flashes: int, agents: ShardAgents) -> Any:
+    """Wait for the flash (no slot held); then act, holding one quota slot."""
+    t_due = await agents.wait_flash(agent)
+    if t_due is None:
+        return flashes
+    return cs.TailCall(target=firefly_act(agent, flashes, agents, t_due)
+                       .with_constraints(**{RESOURCE: 1}))
+
+
+@cs.task(name="firefly_act")
+def firefly_act(agent: int, flashes: int, agents: ShardAgents, t_due: float) -> Any:
+    """Flash at ``t_due`` (while holding a quota slot); then wait again, without it."""
+    agents.flash(agent, t_due)
+    return cs.TailCall(target=firefly_wait, flashes=flashes + 1)

@@ -25,7 +25,7 @@ import zmq
 from shared import protocol
 from shared.clock import Clock
 from shared.runlog.schema import SCHEMA_VERSION
-from shared.synchrony import partial_order
+from shared.synchrony import PartialOrder
 from shared.zmqio import send_nowait
 
 from .agents import ShardAgents
@@ -58,6 +58,8 @@ class FrameLoop:
         self.telemetry_dropped = 0
         self.frames_skipped = 0
         self.collector = collector
+        # Z_s each frame, recomputing only the agents whose epoch changed
+        self.order = PartialOrder(agents.epoch_view, agents.period)
 
     async def run(self, stop: asyncio.Event) -> None:
         clock, fps = self.clock, self.fps
@@ -91,7 +93,7 @@ class FrameLoop:
 
     def send_frame(self, frame: int, now: float) -> None:
         """Ship frame ``frame`` at sim time ``now``: Z_s and the cells flashed since."""
-        zre, zim = partial_order(self.agents.phases(now), self.agents.period)
+        zre, zim = self.order.at(now)
         flashed = protocol.pack_cells(array("i", self.agents.take_flashed()))
         message = protocol.encode("frame", self.shard, frame, now, zre, zim, self.agents.n, flashed)
         if not send_nowait(self.telemetry, message):

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from shared.checkpoint import Checkpoint
-from shared.clock import LockstepClock
+from shared.lockstep_clock import LockstepClock
 from shared.partition import ShardLayout
 from shared.runlog import schema
 

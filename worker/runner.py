@@ -18,12 +18,9 @@ A config that fails ``ShardConfig.from_wire`` is logged and the worker says ``by
 and exits 1. The worker also stops on SIGTERM/SIGINT and when its parent is gone.
 Every collaborator is built with what it needs (docs/worker.md, "Set-up order").
 
-Security (docs/security.md): the token and, with tcp, the worker's CurveZMQ keypair
-and the coordinator's public key come in ``opts.credentials`` (read from stdin).
-With tcp the control and telemetry sockets are curve clients of the coordinator, the
-edge inbox is a curve server whose ZAP handler (:class:`~shared.curve.KeyRing`) lets in
-only the neighbours' keys named in ``peers``, and each outbox link is a curve client
-of its neighbour's key.
+Security (docs/security.md): the token and, with tcp, the CurveZMQ keys come in
+``opts.credentials`` (stdin); with tcp every socket is curve, and the edge inbox's ZAP
+handler (:class:`~shared.curve.KeyRing`) lets in only the neighbours named in ``peers``.
 """
 
 from __future__ import annotations
@@ -43,7 +40,8 @@ import zmq
 
 from shared import protocol
 from shared import cascade as cs
-from shared.clock import Clock, LockstepClock, RealTimeClock
+from shared.clock import Clock, RealTimeClock
+from shared.lockstep_clock import LockstepClock
 from shared.credentials import Credentials
 from shared.curve import KeyRing, client, guarding, server
 from shared.grid import Grid
@@ -232,8 +230,11 @@ class Worker:
         self.clock = clock
         if config.quota:
             trace = self._open(schema.quota_trace(k)) if config.trace_quota else None
-            self.quota = ShardQuota(k, send=self._send_quota, preempt=clock.preempt,
-                                    lease_s=config.lease_s, trace=trace)
+            # Lock-step agents hold a slot only while they act (ended promptly): a
+            # lapsed lease has no waiting step to preempt there (docs/lockstep.md).
+            self.quota = ShardQuota(k, send=self._send_quota, lease_s=config.lease_s,
+                                    preempt=(lambda n: 0) if config.lockstep else clock.preempt,
+                                    trace=trace)
             self.quota.start()  # the first request goes out before any agent starts
         creds = self.opts.credentials
         self.outbox = EdgeOutbox(self.ctx, self.loop, layout, self.opts.token, self.metrics,
@@ -251,7 +252,8 @@ class Worker:
             send_edge=self.outbox.queue_flash,
             trace=self._signal_trace(k) if config.trace_signals else None,
             slots=self.quota.slots if self.quota is not None else None,
-            delay=config.delay, record_train=config.lockstep, resume=resume)
+            delay=config.delay, record_train=config.lockstep, resume=resume,
+            slot_per_act=config.lockstep)
         self.edge_inbox = EdgeInbox(self.ctx, self.loop, layout, self.opts.token, self.metrics,
                                     endpoint=config.inbox, signal=shard.agents.signal,
                                     now=clock.now, trace=shard.agents.trace,
@@ -396,4 +398,3 @@ class Worker:
         self.telemetry.close(0)
         self._guard.close()  # the ZAP handler's sockets
         self.ctx.term()
-

@@ -25,7 +25,7 @@ from shared.model import FireflyParams
 from shared.partition import ShardLayout, partition, shard_layout
 from shared.quota import RESOURCE
 
-from .agents import SendEdge, ShardAgents, SignalTrace, firefly_agent
+from .agents import SendEdge, ShardAgents, SignalTrace, firefly_agent, firefly_wait
 from .metrics import ShardMetrics
 
 __all__ = ["Shard", "build_shard", "layout_of"]
@@ -44,12 +44,14 @@ class Shard:
     on whatever event loop is running."""
 
     def __init__(self, layout: ShardLayout, agents: ShardAgents, engine: cs.Engine,
-                 clock: Clock, slots: cs.ResourceManager | None) -> None:
+                 clock: Clock, slots: cs.ResourceManager | None, *,
+                 slot_per_act: bool = False) -> None:
         self.layout = layout
         self.agents = agents
         self.engine = engine
         self.clock = clock
         self.slots = slots
+        self.slot_per_act = slot_per_act and slots is not None
         self.runs: list[cs.Run] = []
 
     def start(self) -> list[cs.Run]:
@@ -61,9 +63,12 @@ class Shard:
         # ``agents`` is an argument, carried by every TailCall, rather than injected:
         # a run-scoped resource costs each run a generator and its bookkeeping
         # (~350 bytes per agent; docs/performance.md).
-        self.runs = [spawn(firefly_agent(i, 0, agents).with_constraints(**{RESOURCE: 1}),
-                           use_vm=True)
-                     for i in range(agents.n)]
+        if self.slot_per_act:  # lock-step with a quota: a slot only while acting
+            self.runs = [spawn(firefly_wait(i, 0, agents), use_vm=True) for i in range(agents.n)]
+        else:
+            self.runs = [spawn(firefly_agent(i, 0, agents).with_constraints(**{RESOURCE: 1}),
+                               use_vm=True)
+                         for i in range(agents.n)]
         return self.runs
 
     def all_waiting(self) -> bool:
@@ -87,14 +92,16 @@ def build_shard(layout: ShardLayout, params: FireflyParams, cell_phases: Sequenc
                 clock: Clock, metrics: ShardMetrics, *, yield_every: int,
                 send_edge: SendEdge | None = None, trace: SignalTrace | None = None,
                 slots: cs.ResourceManager | None = None, delay: float = 0.0,
-                record_train: bool = False, resume: Checkpoint | None = None) -> Shard:
+                record_train: bool = False, resume: Checkpoint | None = None,
+                slot_per_act: bool = False) -> Shard:
     """Assemble the shard of ``layout``: agents starting at ``cell_phases`` (indexed by
     global cell id) and their Engine, whose runs are the clock's scheduler's (so
     ``clock`` must be built with a Cascade ``Scheduler``). ``slots``: the quota's
     elastic ResourceManager (``--limit``), else None (no quota, no cost). ``delay``:
     the coupling delay (lock-step clock only); ``record_train``: keep every flash
     (lock-step's flash train); ``resume``: start from this checkpoint part instead of
-    ``cell_phases``."""
+    ``cell_phases``; ``slot_per_act`` (lock-step with ``slots``): an agent holds a
+    slot only while it acts, not while it waits (``firefly_wait``/``firefly_act``)."""
     agents = ShardAgents(layout, params, clock, [float(cell_phases[c]) for c in layout.cells],
                          metrics, send_edge=send_edge, trace=trace, delay=delay,
                          record_train=record_train, resume=resume)
@@ -103,4 +110,4 @@ def build_shard(layout: ShardLayout, params: FireflyParams, cell_phases: Sequenc
                          "scheduler=cascade.Scheduler() so the agents can wait on it")
     engine = cs.Engine(resource_manager=slots, yield_every=yield_every,
                        scheduler=clock.scheduler)
-    return Shard(layout, agents, engine, clock, slots)
+    return Shard(layout, agents, engine, clock, slots, slot_per_act=slot_per_act)

@@ -21,7 +21,7 @@ import math
 import time
 from typing import Callable
 
-from shared.clock import LockstepClock
+from shared.lockstep_clock import LockstepClock
 from shared.histogram import Histogram
 from shared.limits import IDLE_FRAME_S
 

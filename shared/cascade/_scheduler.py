@@ -13,10 +13,11 @@ What a run may await:
 * anything asyncio offers (a Future, ``asyncio.sleep``, an Event, a lock): the run is
   resumed from the future's done-callback, as an asyncio Task would be;
 * a bare ``yield`` (``asyncio.sleep(0)``, the VM's ``yield_every``): the run goes to
-  the back of the ready queue, behind one trip round the event loop.
+  the back of the ready queue (the scheduler's task gives the event loop a turn at
+  least every ``batch`` steps).
 
 :meth:`Scheduler.run_ready` steps the ready runs synchronously, for a driver that must
-let woken runs act before it goes on (``shared.clock.LockstepClock``). Not here: what
+let woken runs act before it goes on (``shared.lockstep_clock.LockstepClock``). Not here: what
 a run computes (the VM) or when a Wakeup rings (the clock that made it). The
 scheduler does not cancel runs; :meth:`Scheduler.close` closes the ones still alive.
 """
@@ -204,7 +205,7 @@ class Scheduler:
                     self._throw(run, RuntimeError("a run awaited another scheduler's Wakeup"))
                 else:
                     yielded._waiter = run
-            elif yielded is None:  # a bare yield: once round the loop
+            elif yielded is None:  # a bare yield: to the back of the queue
                 self._ready_append(run)
             elif getattr(yielded, "_asyncio_future_blocking", None):
                 yielded._asyncio_future_blocking = False
