@@ -98,8 +98,8 @@ class ShardConfig:
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
                     or not math.isfinite(value) or value < 0:
                 raise ShardConfigError(f"{name}(={value!r}) must be a finite number >= 0")
-        if self.lockstep and not (self.delay > 0 and self.duration > 0 and self.limit is None):
-            raise ShardConfigError("clock='lockstep' needs delay > 0, duration > 0 and no limit")
+        if self.lockstep and not (self.delay > 0 and self.duration > 0):
+            raise ShardConfigError("clock='lockstep' needs delay > 0 and duration > 0")
         if not self.lockstep and (self.delay or self.checkpoint_every or self.resume):
             raise ShardConfigError("delay, checkpoint_every and resume are for the lock-step "
                                    "clock only")

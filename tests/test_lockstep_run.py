@@ -111,13 +111,14 @@ def test_any_grid_worker_count_delay_and_seed(width: int, height: int, workers: 
 
 
 def test_a_quota_slows_lockstep_and_changes_nothing_in_simulated_time(sim) -> None:
-    """``--limit`` in lock-step: an agent holds a slot only while it acts, so a quota
-    far below the agent count makes agents queue, and the hashes stay those of the
-    same run without a quota (docs/lockstep.md, "The quota in lock-step")."""
+    """``--limit`` in lock-step: an agent holds a slot only while it acts. A shard's
+    acts run one after another, so a quota of 1 for 2 workers makes the shards take
+    turns (agents do queue), and the hashes stay those of the same run without a quota
+    (docs/lockstep.md, "The quota in lock-step")."""
     common = ("--clock", "lockstep", "--workers", "2", "--grid", "16x12", "--duration", "8",
               "--seed", "3", *MODEL)
     free = finished(sim(*common))
-    run = sim(*common, "--limit", "3")
+    run = sim(*common, "--limit", "1")
     capped = finished(run)
     assert (capped["state_hash"], capped["flash_train_hash"]) == \
         (free["state_hash"], free["flash_train_hash"])
@@ -126,4 +127,4 @@ def test_a_quota_slows_lockstep_and_changes_nothing_in_simulated_time(sim) -> No
                 for k in range(2) for line in read_jsonl(run.run_dir / shard_log(k)))
     assert waits > 0  # the quota really held agents back
     lines = read_jsonl(run.run_dir / "coordinator.jsonl")
-    assert all(line["quota"]["held"] <= 3 for line in lines)
+    assert lines and all(line["quota"]["held"] <= 1 for line in lines)

@@ -155,7 +155,7 @@ def test_a_line_with_every_documented_field_reads_without_a_warning(tmp_path):
     coordinator = run_dir / COORDINATOR_LOG
     last = json.loads(coordinator.read_text().splitlines()[-1])
     last.update(quota={"limit": 1}, malformed_rejected=2, shards_in_R=2, stalled=[1], sim_t=3.5,
-                rtf=1.2)
+                rtf=1.2, final=True)
     assert set(last) == set(COORDINATOR_FIELDS) | set(COORDINATOR_OPTIONAL)
     with coordinator.open("a") as out:
         out.write(json.dumps({**last, "t": last["t"] + 1}) + "\n")
