@@ -145,3 +145,31 @@ async def test_an_engine_spawns_vm_runs_on_its_scheduler():
     assert [r.result() for r in runs] == ["done"] * 100
     assert len(wakeups) == 5000
     assert len(asyncio.all_tasks()) <= 2  # 100 long-lived runs, one asyncio task
+
+
+async def test_a_run_that_never_parks_does_not_starve_the_event_loop():
+    scheduler = cs.Scheduler(slice_s=0.002)
+    spins = 0
+
+    async def spinner() -> None:
+        nonlocal spins
+        while True:
+            spins += 1
+            await asyncio.sleep(0)  # a bare yield: always ready again
+
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    scheduler.spawn(spinner())
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0.3)
+    task.cancel()
+    scheduler.close()
+    assert spins > 1000 and ticks >= 5  # both ran: the scheduler gave the loop turns
+    with pytest.raises(ValueError, match="slice_s"):
+        cs.Scheduler(slice_s=0)

@@ -14,7 +14,7 @@ What a run may await:
   resumed from the future's done-callback, as an asyncio Task would be;
 * a bare ``yield`` (``asyncio.sleep(0)``, the VM's ``yield_every``): the run goes to
   the back of the ready queue (the scheduler's task gives the event loop a turn at
-  least every ``batch`` steps).
+  least every ``slice_s``, 2 ms by default).
 
 :meth:`Scheduler.run_ready` steps the ready runs synchronously, for a driver that must
 let woken runs act before it goes on (``shared.lockstep_clock.LockstepClock``). Not here: what
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import types
 from collections import deque
 from typing import Any, Coroutine
@@ -33,6 +34,9 @@ from typing import Any, Coroutine
 __all__ = ["Scheduler", "Wakeup", "Run"]
 
 log = logging.getLogger(__name__)
+
+#: The scheduler's task looks at the time every this many steps (see ``slice_s``).
+_CHECK_EVERY = 32
 
 
 @types.coroutine
@@ -120,14 +124,15 @@ class Run:
 class Scheduler:
     """Steps many runs (coroutines) inside one asyncio task; see the module doc.
 
-    ``batch``: at most this many steps before the scheduler's task gives the event
-    loop a turn (so sockets and timers are served while many runs are ready).
+    ``slice_s``: the most time the scheduler's task steps runs before it gives the
+    event loop a turn, so sockets, timers and frames are served during a burst of
+    ready runs (checked every ``_CHECK_EVERY`` steps).
     """
 
-    def __init__(self, *, batch: int = 4096) -> None:
-        if not isinstance(batch, int) or batch < 1:
-            raise ValueError(f"batch(={batch!r}) must be an int >= 1")
-        self.batch = batch
+    def __init__(self, *, slice_s: float = 0.002) -> None:
+        if not slice_s > 0:
+            raise ValueError(f"slice_s(={slice_s!r}) must be > 0 seconds")
+        self.slice_s = slice_s
         self._ready: deque[Run] = deque()
         self._ready_append = self._ready.append
         self._live: list[Run] = []  # every run spawned; ended ones are dropped in bulk
@@ -251,12 +256,15 @@ class Scheduler:
                 idle.set_result(None)
 
     async def _main(self) -> None:
-        """The scheduler's asyncio task: drain the ready queue, a batch per loop turn."""
+        """The scheduler's asyncio task: drain the ready queue, a time slice per loop turn."""
         loop = asyncio.get_running_loop()
+        clock = time.perf_counter
         try:
             while True:
                 if self._ready:
-                    self.run_ready(self.batch)
+                    end = clock() + self.slice_s
+                    while self.run_ready(_CHECK_EVERY) == _CHECK_EVERY and clock() < end:
+                        pass
                     if self._ready:
                         await _one_loop_turn()
                     continue
