@@ -99,10 +99,8 @@ class ShardAgents:
 
     def flash(self, i: int, t_due: float) -> None:
         """Agent i flashes: record lateness, reset its phase, signal its neighbours."""
-        clock = self.clock
-        now = clock.now()
-        if self.delay:  # lock-step: the flash happens at its due time, whenever it runs
-            now = t_due
+        # lock-step (a delay): the flash happens at its due time, whenever it runs
+        now = t_due if self.delay else self.clock.now()
         self.metrics.flash_lateness.record((now - t_due) * 1000.0)
         # The phase after a flash is U(0, jitter), counted from the due moment so the
         # model's time stays exact whatever the processing lateness.

@@ -57,22 +57,20 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(__name__).error("worker %d: %s", args.shard, exc)
         return 1
     opts = WorkerOptions(args.control, args.telemetry, args.shard, credentials)
+    busy: TimingSelector | None
     if args.loop == "uvloop":  # no timing selector there: loop_busy is null
         import uvloop
-
-        async def run_uv() -> int:
-            return await Worker(opts, busy=None).run()
-
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            return runner.run(run_uv())
-    # The loop runs on a selector that times its own select(): the shard log's
-    # loop_busy (worker/busy.py). Nothing in asyncio is patched.
-    selector = TimingSelector()
+        busy, loop_factory = None, uvloop.new_event_loop
+    else:
+        # The loop runs on a selector that times its own select(): the shard log's
+        # loop_busy (worker/busy.py). Nothing in asyncio is patched.
+        busy = selector = TimingSelector()
+        loop_factory = lambda: asyncio.SelectorEventLoop(selector)  # noqa: E731
 
     async def run() -> int:
-        return await Worker(opts, busy=selector).run()
+        return await Worker(opts, busy=busy).run()
 
-    with asyncio.Runner(loop_factory=lambda: asyncio.SelectorEventLoop(selector)) as runner:
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
         return runner.run(run())
 
 

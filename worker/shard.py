@@ -5,8 +5,9 @@ build a shard here, so they run the same thing: the shard's :class:`ShardAgents`
 Cascade ``Engine`` (with the quota's ResourceManager when there is one), and one
 long-lived VM task per agent, each a run of the clock's Cascade ``Scheduler``
 (asyncio sees one task per shard) given the shard's ``ShardAgents`` as an argument.
-Every step carries ``with_constraints(RESOURCE=1)``; without a ResourceManager the VM
-skips the constraint at no cost.
+Every step carries ``with_constraints(RESOURCE=1)`` (in lock-step with a quota only the
+act does: ``firefly_wait``/``firefly_act``); without a ResourceManager the VM skips
+the constraint at no cost.
 
 What it is given, not built here: the layout (``layout_of``), the clock (real time or
 lock-step), the metrics, the edge outbox's ``send_edge`` and the quota's slots. Not
