@@ -21,7 +21,7 @@ import asyncio
 import logging
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 from shared import protocol
 from shared.shard_config import ShardConfig
@@ -41,36 +41,44 @@ class Barrier:
 
     def __init__(self, channel: ControlChannel, stop: StopRequest, *, setup_timeout: float,
                  check_exits: Callable[[], None], run_dir: Path,
-                 on_bye: Callable[[int, str], None] | None = None) -> None:
+                 on_bye: Callable[[int, str], None] | None = None,
+                 hello_timeout: float | None = None) -> None:
         self._channel = channel
         self._stop = stop
         self._setup_timeout = setup_timeout
+        # --listen: the hellos wait for workers to join (--join-timeout), maybe much longer
+        self._hello_timeout = setup_timeout if hello_timeout is None else hello_timeout
         self._check_exits = check_exits
         self._run_dir = run_dir
         self._on_bye = on_bye
 
-    async def open(self, configs: Sequence[ShardConfig]) -> float:
-        """Run every step; returns t0. ``configs[k]`` is what shard k is told."""
-        everyone = set(range(len(configs)))
-        await self.collect("hello", everyone)
-        for config in configs:
-            self._channel.send(config.shard, "config", config.to_wire())
+    async def open(self, workers: int, config_for: Callable[[int], ShardConfig]) -> float:
+        """Run every step for shards 0..workers-1; returns t0. ``config_for(k)`` is what
+        shard k is told, asked once every shard said hello (a joined worker's inbox
+        address is known by then)."""
+        everyone = set(range(workers))
+        await self.collect("hello", everyone, self._hello_timeout)
+        for k in range(workers):
+            self._channel.send(k, "config", config_for(k).to_wire())
         bound = await self.collect("bound", everyone)
         self._channel.broadcast("peers", [[shard, fields[1], self._channel.public_key(shard)]
                                           for shard, fields in sorted(bound.items())])
         await self.collect("links_ready", everyone)
         t0 = time.monotonic() + START_DELAY_S
         self._channel.broadcast("start", t0)
-        log.info("barrier released: %d workers linked", len(configs))
+        log.info("barrier released: %d workers linked", workers)
         return t0
 
-    async def collect(self, kind: str, shards: set[int]) -> dict[int, list[Any]]:
+    async def collect(self, kind: str, shards: set[int],
+                      timeout: float | None = None) -> dict[int, list[Any]]:
         """Wait until every shard in ``shards`` sent ``kind``; returns their fields.
-        Fails on a dead worker, a ``bye``, a stop, or the set-up timeout."""
+        Fails on a dead worker, a ``bye``, a stop, or the set-up timeout (``timeout``
+        seconds when given)."""
         if kind not in protocol.SCHEMAS:
             raise ValueError(f"{kind!r} is not a message kind of docs/protocol.md")
         got: dict[int, list[Any]] = {}
-        deadline = time.monotonic() + self._setup_timeout
+        timeout = self._setup_timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
         next_beat = 0.0
         events = self._channel.events
         while got.keys() < shards:
@@ -83,8 +91,9 @@ class Barrier:
             left = deadline - time.monotonic()
             if left <= 0:
                 missing = sorted(shards - got.keys())
-                raise SetupError(f"shards {missing} sent no {kind!r} within {self._setup_timeout:.0f} s; "
-                                 f"see {self._run_dir}/worker-N.log")
+                raise SetupError(f"shards {missing} sent no {kind!r} within {timeout:.0f} s; "
+                                 f"see {self._run_dir}/worker-N.log (a joined worker's log "
+                                 f"is on its own host)")
             try:
                 event = await asyncio.wait_for(events.get(), min(left, 0.2))
             except asyncio.TimeoutError:

@@ -81,7 +81,21 @@ def run(
     trace_quota: bool = typer.Option(DEFAULTS["trace_quota"], "--trace-quota",
                                      help="with --limit: record every slot taken and given back "
                                           "(quota-K.jsonl, monotonic time)"),
-    transport: str = typer.Option(DEFAULTS["transport"], help="ipc (default) or tcp on 127.0.0.1"),
+    transport: str = typer.Option(DEFAULTS["transport"],
+                                  help="ipc (default) or tcp on 127.0.0.1 (tcp on the --listen "
+                                       "host with --listen)"),
+    listen: Optional[str] = typer.Option(
+        None, "--listen", metavar="HOST:PORT",
+        help="let workers on other hosts join at this address of this host (sim-worker --join "
+             "HOST:PORT --key-file ...); needs --keys; every socket then binds on HOST, over "
+             "CurveZMQ"),
+    spawn: str = typer.Option(DEFAULTS["spawn"], metavar="local|none|K",
+                              help="workers to start here: local (all), none (all join), or K "
+                                   "(shards 0..K-1 start here, the rest join; needs --listen)"),
+    keys: Optional[str] = typer.Option(None, "--keys", metavar="DIR",
+                                       help="with --listen: the keys made by `sim-coordinator keys DIR`"),
+    join_timeout: float = typer.Option(DEFAULTS["join_timeout"], "--join-timeout",
+                                       help="with --listen: seconds to wait for every worker to join"),
     limit: Optional[int] = typer.Option(DEFAULTS["limit"],
                                         help="global cap on agent steps in flight across all shards"),
     show_shards: bool = typer.Option(DEFAULTS["show_shards"], "--show-shards",
@@ -116,6 +130,10 @@ def run(
     Prints the run directory, then one status line per second (elapsed, order
     parameter R, flashes/s, slowest shard FPS, worst p99 flash lateness), then a
     summary. Logs (docs/logs.md) land in the run directory.
+
+    Across hosts: make keys once with `sim-coordinator keys DIR`, run with --listen
+    HOST:PORT --keys DIR --spawn none, and start workers anywhere with sim-worker
+    --join HOST:PORT --key-file DIR/worker.key_secret (README, "Several machines").
     """
     if log_level.upper() not in LOG_LEVELS:
         typer.echo(f"error: --log-level {log_level!r}: must be one of {', '.join(LOG_LEVELS)}", err=True)
@@ -127,7 +145,10 @@ def run(
         seed=seed, fps=fps, log_dir=log_dir, init=init, kicks=_kicks(kick),
         trace_signals=trace_signals, trace_quota=trace_quota, transport=transport, limit=limit,
         show_shards=show_shards, view_fps=view_fps, clock=clock, delay=delay,
-        checkpoint_every=checkpoint_every, loop=loop)
+        checkpoint_every=checkpoint_every, loop=loop, listen=listen, spawn=spawn, keys=keys,
+        join_timeout=join_timeout)
+    if listen is not None and not _typed(ctx, "transport"):
+        options["transport"] = "tcp"  # --listen means tcp
     if workers is not None:  # else RunConfig's default: the cores this process may use
         options["workers"] = workers
     try:
@@ -151,8 +172,7 @@ _RESUME_MAY_CHANGE = ("workers", "duration", "checkpoint_every", "transport", "l
 def _resumed(ctx: typer.Context, run_dir: str, options: dict[str, Any]) -> RunConfig:
     """The RunConfig of ``--resume RUN_DIR``: its run.json's options, changed only where
     the user may change them (a model option given as well is an error, not ignored)."""
-    given = [name for name in ctx.params  # typed by the user (a source named COMMANDLINE)
-             if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"]
+    given = [name for name in ctx.params if _typed(ctx, name)]
     refused = [name for name in given if name not in _RESUME_MAY_CHANGE]
     if refused:
         flag = "--" + refused[0].replace("_", "-")
@@ -161,6 +181,11 @@ def _resumed(ctx: typer.Context, run_dir: str, options: dict[str, Any]) -> RunCo
                           f"--loop, --log-dir or display options")
     changes = {name: options[name] for name in given if name in options}
     return RunConfig.resumed(run_dir, **changes)
+
+
+def _typed(ctx: typer.Context, name: str) -> bool:
+    """Did the user type option ``name`` (its source is the command line)?"""
+    return getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"
 
 
 def _grid(text: str) -> tuple[int, int]:
@@ -189,7 +214,33 @@ async def _run(config: RunConfig, *, live_view: bool) -> int:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["keys"]:  # `sim-coordinator keys DIR`: the one subcommand
+        typer.main.get_command(keys_app)(args=sys.argv[2:], prog_name="sim-coordinator keys")
     app()
+
+
+keys_app = typer.Typer(add_completion=False, rich_markup_mode=None)
+
+
+@keys_app.command()
+def keys_command(folder: str = typer.Argument(..., metavar="DIR",
+                                              help="a new folder (made 0700) for the keys")) -> None:
+    """Make the CurveZMQ keys of runs that span hosts (zmq.auth certificates).
+
+    DIR/coordinator.key_secret stays on the coordinator's host (sim-coordinator
+    --listen HOST:PORT --keys DIR); copy DIR/worker.key_secret to each host that runs
+    workers (sim-worker --join HOST:PORT --key-file worker.key_secret). Only holders of
+    it can join or connect.
+    """
+    from shared.keyfiles import KeyFileError, make_keys
+
+    try:
+        written = make_keys(folder)
+    except (KeyFileError, OSError, RuntimeError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    for path in written:
+        print(path)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,10 @@ from shared.model import INIT_FILE, INIT_MODES, FireflyParams, load_phases
 from shared.runlog.schema import CHECKPOINT_NPZ, RUN_JSON
 from shared.shard_config import ShardConfig
 
+from shared.keyfiles import KeyFileError, load_coordinator_keys
+
 from . import capacity
+from .listening import SPAWN_LOCAL, host_problems, spawned_workers
 
 __all__ = ["RunConfig", "ConfigError", "DEFAULT_GRID", "default_workers"]
 
@@ -73,6 +76,10 @@ class RunConfig:
     trace_signals: bool = False
     trace_quota: bool = False
     transport: str = "ipc"
+    listen: str | None = None  # HOST:PORT: workers may join from other hosts (listening)
+    spawn: str = SPAWN_LOCAL  # local, none, or how many workers start here
+    keys: str | None = None  # with --listen: the folder of `sim-coordinator keys DIR`
+    join_timeout: float = 120.0  # seconds to wait for every worker to join
     limit: int | None = None
     yield_every: int = 16
     heartbeat_timeout: float = 10.0  # > a coordinator stalled 5-8 s (docs/protocol.md, "Liveness")
@@ -160,6 +167,19 @@ class RunConfig:
             raise ConfigError(f"yield_every {self.yield_every}: must be at least 1")
         if not (math.isfinite(self.view_fps) and 0 < self.view_fps <= 120):
             raise ConfigError(f"--view-fps {self.view_fps}: must be > 0 and <= 120")
+        local_files = [flag for flag, given in (
+            ("--init FILE", self.init not in INIT_MODES), ("--resume", self.resume is not None),
+            ("--trace-signals", self.trace_signals), ("--trace-quota", self.trace_quota)) if given]
+        problems = host_problems(listen=self.listen, spawn=self.spawn, keys=self.keys,
+                                 transport=self.transport, workers=self.workers,
+                                 join_timeout=self.join_timeout, local_files=local_files)
+        if problems:
+            raise ConfigError(problems[0])
+        if self.keys is not None:
+            try:
+                load_coordinator_keys(self.keys)
+            except KeyFileError as exc:
+                raise ConfigError(f"--keys: {exc}") from None
 
     def check_machine(self) -> None:
         """Can this machine run it now? Memory for the agents and workers, and the
@@ -187,6 +207,11 @@ class RunConfig:
         return LOCKSTEP_DELAY if self.clock == "lockstep" else 0.0
 
     @property
+    def spawned(self) -> int:
+        """Workers started here: shards 0..spawned-1 (the rest join, with --listen)."""
+        return spawned_workers(self.spawn, self.workers)
+
+    @property
     def agents(self) -> int:
         return self.grid[0] * self.grid[1]
 
@@ -201,6 +226,8 @@ class RunConfig:
             raise ConfigError(f"--resume {run_dir}: cannot read its {RUN_JSON} ({exc})") from None
         names = {f.name for f in fields(cls)}
         options = {k: v for k, v in recorded.items() if k in names}
+        for name in ("listen", "spawn", "keys", "join_timeout"):  # every worker runs here
+            options.pop(name, None)
         options.update(grid=tuple(options.get("grid", DEFAULT_GRID)),
                        kicks=tuple(options.get("kicks", ())), resume=str(run_dir), **changes)
         try:

@@ -7,8 +7,10 @@ of this run, come from that shard's authenticated sender (with a
 :class:`~coordinator.security.RunSecurity`: its CurveZMQ key on tcp, the pid we
 spawned for it on ipc), and a shard registers once, from one peer; every other
 message must come from a registered peer and speak only for that peer's own shard.
-Lease messages go to the quota desk at once and its grants go straight back; everything else is
-queued in :attr:`ControlChannel.events` for the barrier and the run loop. Rejected
+Lease messages go to the quota desk at once and its grants go straight back; a
+``clock_ping`` is answered at once with ``clock_pong``; a joined worker's files go to
+``uploads`` (``coordinator.uploads``); everything else is queued in
+:attr:`ControlChannel.events` for the barrier and the run loop. Rejected
 messages are counted (:attr:`ControlChannel.malformed`) and dropped; no exception
 leaves a handler.
 
@@ -35,6 +37,7 @@ from shared.zmqio import send_nowait
 from .quota_desk import QUOTA_KINDS, QuotaDesk
 from .receiver import Receiver
 from .security import RunSecurity
+from .uploads import UPLOAD_KINDS, RunUploads
 
 __all__ = ["ControlChannel", "ControlEvent", "HEARTBEAT_S"]
 
@@ -63,7 +66,7 @@ class ControlChannel(Receiver):
     def __init__(self, ctx: zmq.Context[Any], loop: asyncio.AbstractEventLoop, endpoint: str, *,
                  workers: int, quota: QuotaDesk | None,
                  clock: Callable[[], float] = time.monotonic,
-                 security: RunSecurity | None = None) -> None:
+                 security: RunSecurity | None = None, uploads: RunUploads | None = None) -> None:
         # the run's secret; every hello must carry it
         self.token = security.token if security is not None else secrets.token_hex(16)
         self._security = security
@@ -72,6 +75,7 @@ class ControlChannel(Receiver):
         self.events: asyncio.Queue[ControlEvent] = asyncio.Queue()
         self.byes: set[int] = set()
         self._quota = quota
+        self._uploads = uploads
         self._clock = clock
         # last: from here on messages may arrive, and find the channel ready
         super().__init__(ctx, loop, endpoint, zmq.ROUTER, name="control", router_mandatory=True,
@@ -120,6 +124,14 @@ class ControlChannel(Receiver):
                 if self._quota is None:
                     raise protocol.ProtocolError(f"{kind} but this run has no --limit")
                 self.send_grants(self._quota.on_message(kind, fields, self._clock()))
+                return
+            if kind == "clock_ping":  # answered at once: the round trip bounds the error
+                self.send(shard, "clock_pong", fields[1], self._clock())
+                return
+            if kind in UPLOAD_KINDS:
+                if self._uploads is None:
+                    raise protocol.ProtocolError(f"{kind} but no worker of this run joins")
+                self._uploads.on_message(kind, fields)
                 return
             if kind == "bye":
                 self.byes.add(shard)

@@ -25,7 +25,7 @@ import logging
 import signal
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Collection
 
 import psutil
 
@@ -53,7 +53,8 @@ class Departures:
 
     def __init__(self, lost: dict[int, Loss], *, liveness: Liveness, console: Console, run_dir: Path,
                  aggregator: Aggregator, workers: WorkerProcesses, channel: ControlChannel,
-                 desk: QuotaDesk | None, stop: StopRequest, drain: Callable[[], None]) -> None:
+                 desk: QuotaDesk | None, stop: StopRequest, drain: Callable[[], None],
+                 remote: Collection[int] = ()) -> None:
         self.lost = lost
         self.byes: dict[int, str] = {}  # shard -> the reason its bye gave
         self.started = False  # the barrier opened: figures flow
@@ -69,6 +70,14 @@ class Departures:
         self._drain = drain  # reads what is queued now on the telemetry and control sockets
         self._setup_stopped: dict[int, float] = {}  # shard -> since when SIGSTOPped in set-up
         self._cpu_seen: dict[int, float] = {}  # shard -> its process's CPU seconds, last looked
+        self._remote = remote  # shards that join from other hosts: no process of ours
+        self._given_up: set[int] = set()  # joined shards that never said bye at the stop
+
+    def present(self) -> list[int]:
+        """Shards still in the run: spawned workers whose process runs, and joined ones
+        that neither said bye nor were lost (we only hear of them, we cannot see them)."""
+        gone = self.byes.keys() | self.lost.keys() | self._given_up
+        return sorted([*self._workers.alive(), *(k for k in self._remote if k not in gone)])
 
     # -- what arrives --------------------------------------------------------------------
     def drain_events(self, *, read: bool = False) -> None:
@@ -159,7 +168,9 @@ class Departures:
         since = round(self._aggregator.last_t.get(shard, 0.0), 3) if self.started else None
         self.lost[shard] = Loss(why, since, code)
         self._liveness.forget(shard)
-        self._console.out(f"worker {shard} lost: {why}; see {self._run_dir / worker_log(shard)}")
+        where = ("its host's sim-worker output" if shard in self._remote
+                 else self._run_dir / worker_log(shard))
+        self._console.out(f"worker {shard} lost: {why}; see {where}")
         self._aggregator.shard_lost(shard)
         self._aggregator.set_stalled(set(self._liveness.stalled))
         if self._desk is not None:
@@ -185,12 +196,20 @@ class Departures:
         stalled = set(self._liveness.stalled)  # busy workers may be: they get the full grace
         deadline = started + (grace if self.started else SETUP_STOP_GRACE_S)
         sigstopped: dict[int, float] = {}
-        while self._workers.alive():
+        while self.present():
             await asyncio.sleep(0.05)
             self.drain_events(read=True)
             self.check_exits(during_setup=False)
             now = time.monotonic()
-            for shard in self._workers.alive():
+            for shard in self.present():
+                if shard in self._remote:  # no process here: its bye, or the deadline
+                    if now >= deadline:
+                        if self.started:
+                            self.lose(shard, unstopped_reason(
+                                silent=self._liveness.silent_for(shard), sigstopped=False,
+                                stalled_at_stop=shard in stalled, grace=grace))
+                        self._given_up.add(shard)
+                    continue
                 if process_stopped(self._workers.procs[shard].pid):
                     sigstopped.setdefault(shard, now)
                 else:

@@ -6,7 +6,8 @@
 others: only our uid, and root, can connect to a socket in it), or
 ``tcp://127.0.0.1:*`` (a random port; read the bound one from the socket) with
 ``--transport tcp``, where CurveZMQ does the guarding (``coordinator.security``).
-Nothing listens on other interfaces.
+Nothing listens on other interfaces, unless ``--listen HOST:PORT`` names one: then
+every tcp socket binds on that HOST (CurveZMQ still guards each).
 
 The folder holds a ``pid`` file (the coordinator's pid and start time). It is removed
 on every exit the coordinator survives (:meth:`Endpoints.close`, and an ``atexit``
@@ -34,16 +35,19 @@ log = logging.getLogger(__name__)
 TRANSPORTS = ("ipc", "tcp")
 PREFIX = "cascade-"
 PID_FILE = "pid"
+LOOPBACK = "127.0.0.1"
 
 
 class Endpoints:
     """The run's endpoint names; a context manager that removes the ipc folder.
     ``temp_dir`` is where the folder goes (default: the system's temporary folder)."""
 
-    def __init__(self, transport: str, *, temp_dir: str | None = None) -> None:
+    def __init__(self, transport: str, *, temp_dir: str | None = None,
+                 host: str = LOOPBACK) -> None:
         if transport not in TRANSPORTS:
             raise ValueError(f"transport {transport!r}: must be one of {', '.join(TRANSPORTS)}")
         self.transport = transport
+        self.host = f"[{host}]" if ":" in host else host
         remove_stale_folders(temp_dir)
         self.folder = tempfile.mkdtemp(prefix=PREFIX, dir=temp_dir)  # mode 0700, atomically
         atexit.register(self.close)  # unregistered by close
@@ -62,7 +66,7 @@ class Endpoints:
     def __call__(self, name: str) -> str:
         """The endpoint to bind socket ``name`` on."""
         if self.transport == "tcp":
-            return "tcp://127.0.0.1:*"
+            return f"tcp://{self.host}:*"
         return f"ipc://{self.folder}/{name}.sock"
 
     def edge_inbox(self, shard: int) -> str:

@@ -33,6 +33,7 @@ import numpy as np
 import psutil
 import zmq
 
+from shared import protocol
 from shared.partition import Shard, ShardLayout
 from shared.runlog.schema import (COORDINATOR_LOG, INIT_NPY, RUN_JSON, SCHEMA_VERSION,
                                   SUMMARY_JSON)
@@ -106,7 +107,7 @@ def versions() -> dict[str, str]:
             return "unknown"
 
     return {
-        "simulator": version_of("cascade-fireflies"),
+        "simulator": protocol.simulator_version(),
         "python": platform.python_version(),
         "pyzmq": zmq.pyzmq_version(),
         "libzmq": zmq.zmq_version(),

@@ -37,7 +37,10 @@ from typing import Any, AsyncIterator, Callable, Iterator, Sequence
 
 import zmq
 
+from shared import protocol
 from shared.grid import Grid
+from shared.keyfiles import load_coordinator_keys
+from shared.shard_config import ShardConfig
 from shared.partition import Shard, partition, shard_layouts
 from shared.checkpoint import Checkpoint
 from shared.runlog.schema import COORDINATOR_TEXT_LOG, RESUME_NPZ
@@ -50,7 +53,9 @@ from .control import HEARTBEAT_S, ControlChannel
 from .departures import Departures
 from .final_state import merge_checkpoint, merge_state, remove_parts
 from .endpoints import Endpoints
+from .joins import JoinDesk
 from .launcher import WorkerProcesses
+from .listening import parse_listen
 from .liveness import Liveness, Loss
 from .quota_desk import LEASE_S, TICK_S, QuotaDesk
 from .receiver import Receiver
@@ -58,6 +63,7 @@ from .records import RunRecords, create_run_dir, run_record, summary_line, summa
 from .security import RunSecurity
 from .stop import EXIT_CODES, SetupError, StopRequest, exit_reason, stop_grace
 from .telemetry import TelemetryStream
+from .uploads import RunUploads
 from .view.driver import ViewDriver, flash_feed, status_info
 from .view.live import LiveView
 
@@ -96,6 +102,8 @@ class Session:
         self.live_view = live_view
         self.stop = StopRequest()
         self.lost: dict[int, Loss] = {}  # shard -> why it is lost, from when
+        self._security: RunSecurity | None = None  # once made: its refusals go in the summary
+        self._joins: JoinDesk | None = None  # --listen: the join socket
         self.error: str | None = None
         self.liveness = Liveness(config.workers)
         self._own_stall = 0.0  # the longest gap between two turns of the run loop, seconds
@@ -144,7 +152,8 @@ class Session:
             finally:
                 reason = exit_reason(self.stop.reason, bool(self.lost))
                 duration_s = time.monotonic() - started
-                figures = {**aggregator.summary(), "longest_silence_s": self.liveness.measurements()}
+                figures = {**aggregator.summary(), "longest_silence_s": self.liveness.measurements(),
+                           **self._refusals()}
                 if cfg.clock == "lockstep":
                     self._merge_checkpoint(run_dir)  # the last one the workers saved
                 if cfg.clock == "lockstep" and reason == "duration":
@@ -165,19 +174,33 @@ class Session:
         """Build the rest in order, each part's clean-up on ``stack``; then run."""
         cfg = self.config
         loop = asyncio.get_running_loop()
-        endpoints = stack.enter_context(Endpoints(cfg.transport))
-        security = RunSecurity(cfg.transport, cfg.workers)  # docs/security.md
+        listen = parse_listen(cfg.listen) if cfg.listen is not None else None
+        endpoints = stack.enter_context(Endpoints(cfg.transport, **(
+            {"host": listen.host} if listen is not None else {})))
+        security = RunSecurity(cfg.transport, cfg.workers, spawned=cfg.spawned,  # docs/security.md
+                               keys=load_coordinator_keys(cfg.keys) if cfg.keys else None)
+        self._security = security
         ctx: zmq.Context[Any] = zmq.Context()
         stack.callback(ctx.term)
         stack.enter_context(security.guarding(ctx))  # tcp: ZAP lets in only the workers' keys
+        remote = range(cfg.spawned, cfg.workers)  # shards that join (--listen)
         channel = stack.enter_context(ControlChannel(
-            ctx, loop, endpoints("control"), workers=cfg.workers, quota=desk, security=security))
+            ctx, loop, endpoints("control"), workers=cfg.workers, quota=desk, security=security,
+            uploads=RunUploads(records.run_dir, remote) if remote else None))
         receivers.append(channel)
         telemetry = stack.enter_context(TelemetryStream(
             ctx, loop, endpoints("telemetry"), aggregator=aggregator,
             shard_cells=[s.cells for s in partition(Grid(*cfg.grid), cfg.workers)], security=security,
             sim_duration=cfg.duration if cfg.clock == "lockstep" else None))
         receivers.append(telemetry)
+        joins = None
+        if listen is not None:
+            joins = stack.enter_context(JoinDesk(
+                ctx, loop, listen.endpoint, security=security, remote=remote,
+                version=protocol.simulator_version(), control=channel.address, telemetry=telemetry.address,
+                on_join=lambda j: self.console.out(f"shard {j.shard} joined from {j.host}")))
+            receivers.append(joins)
+            self._joins = joins
         workers = stack.enter_context(WorkerProcesses())  # reaps them on every path out
 
         def drain() -> None:  # read what is queued now on both sockets
@@ -186,22 +209,45 @@ class Session:
 
         departures = Departures(self.lost, liveness=self.liveness, console=self.console,
                                 run_dir=records.run_dir, aggregator=aggregator, workers=workers,
-                                channel=channel, desk=desk, stop=self.stop, drain=drain)
+                                channel=channel, desk=desk, stop=self.stop, drain=drain,
+                                remote=remote)
         w = _Wiring(records.run_dir, records, aggregator, desk, channel, telemetry, workers, departures)
         stack.push_async_callback(self._stop_workers, w)
-        workers.spawn(cfg.workers, control=channel.address, credentials=security.credentials,
+        workers.spawn(cfg.spawned, control=channel.address, credentials=security.credentials,
                       telemetry=telemetry.address, run_dir=w.run_dir, loop=cfg.loop)
         for shard, pid in workers.pids().items():
             security.worker_started(shard, pid)
+        if remote:
+            self.console.out(f"waiting {cfg.join_timeout:g} s for {len(remote)} workers to join: "
+                             f"sim-worker --join {listen} --key-file {cfg.keys}/worker.key_secret")
         barrier = Barrier(channel, self.stop, setup_timeout=self.setup_timeout, run_dir=w.run_dir,
                           check_exits=lambda: departures.check_exits(during_setup=True),
-                          on_bye=departures.left_during_setup)
-        t0 = await barrier.open([cfg.shard_config(k, run_dir=str(w.run_dir), inbox=endpoints.edge_inbox(k),
-                                                  lease_s=LEASE_S) for k in range(cfg.workers)])
+                          on_bye=departures.left_during_setup,
+                          hello_timeout=cfg.join_timeout if remote else None)
+
+        def config_for(k: int) -> ShardConfig:  # a joined worker's inbox binds on its host
+            inbox = (f"tcp://{joins.joined[k].advertise}:*" if joins is not None and k in joins.joined
+                     else endpoints.edge_inbox(k))
+            return cfg.shard_config(k, run_dir=str(w.run_dir), inbox=inbox, lease_s=LEASE_S)
+
+        try:
+            t0 = await barrier.open(cfg.workers, config_for)
+        finally:
+            if joins is not None:
+                joins.close_joins("the run has started (or stopped): every shard is taken")
         telemetry.start(t0)  # frames are due from t0 on
         if view is not None:
             await stack.enter_async_context(self._showing(view, w, t0))
         await self._run_loop(w, t0)
+
+    def _refusals(self) -> dict[str, int]:
+        """The summary's counts of CurveZMQ handshakes and joins refused (tcp runs)."""
+        out = {}
+        if self._security is not None and self._security.curve:
+            out["handshakes_refused"] = self._security.refused
+        if self._joins is not None:
+            out["joins_refused"] = self._joins.refused
+        return out
 
     @contextlib.contextmanager
     def _signals_handled(self) -> Iterator[None]:
@@ -233,7 +279,7 @@ class Session:
         loop = asyncio.get_running_loop()
         driver = ViewDriver(view, status=lambda t: status_info(
             t, r=w.aggregator.r, latest=w.aggregator.live_latest(), record=self._last_interval,
-            workers_alive=len(w.workers.alive()), workers_total=self.config.workers,
+            workers_alive=len(w.departures.present()), workers_total=self.config.workers,
             stalled=self.liveness.stalled),
             request_stop=self.request_stop, t0=t0, out=sys.stdout)
         with self.console.taken_over(w.run_dir / COORDINATOR_TEXT_LOG):
@@ -285,7 +331,7 @@ class Session:
             w.departures.drain_events(read=True)  # all that is queued, before judging silence
             w.departures.check_exits(during_setup=False)
             w.departures.check_liveness()
-            if not w.workers.alive():
+            if not w.departures.present():
                 self._every_worker_left(w.departures.byes)
                 break
             wake = min(next_beat, next_line, end, next_tick) - loop.time()
@@ -308,12 +354,12 @@ class Session:
 
     def _lockstep_done(self, w: _Wiring) -> bool:
         """Has every shard still alive reached the simulated duration?"""
-        alive = w.workers.alive()
+        alive = w.departures.present()
         last = w.aggregator.last_t
         return bool(alive) and all(last.get(k, 0.0) >= self.config.duration - 1e-9 for k in alive)
 
     def _interval_line(self, w: _Wiring, t: float, final: bool = False) -> None:
-        record = w.aggregator.interval(t, len(w.workers.alive()))
+        record = w.aggregator.interval(t, len(w.departures.present()))
         self._line_t = t
         if final:  # after the workers stopped: a short run still has one line. Its
             # frame rate and lateness span the shut-down, so it gives neither.
@@ -324,7 +370,7 @@ class Session:
         if w.desk is not None:
             record["quota"] = w.desk.interval_fields(self.config.report_interval)
         if self.config.clock == "lockstep":
-            shards = w.workers.alive() or list(w.aggregator.last_t)  # final: all have left
+            shards = w.departures.present() or list(w.aggregator.last_t)  # final: all have left
             sim_t = min((w.aggregator.last_t.get(k, 0.0) for k in shards), default=0.0)
             last_sim, last_wall = self._sim_progress
             record["sim_t"] = round(sim_t, 3)

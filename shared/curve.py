@@ -25,16 +25,17 @@ import contextlib
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Mapping
 
 import zmq
 
-__all__ = ["Keypair", "SocketSetup", "ZAP_DOMAIN", "KeyRing", "client", "guarding",
-           "require_curve", "server"]
+__all__ = ["Keypair", "SocketSetup", "ZAP_DOMAIN", "JOIN_DOMAIN", "KEY_CHARS", "KeyRing",
+           "client", "guarding", "require_curve", "server"]
 
 log = logging.getLogger(__name__)
 
 ZAP_DOMAIN = "cascade"
+JOIN_DOMAIN = "cascade-join"  # the join socket of --listen: only the run's client key
 KEY_CHARS = 40  # a z85-encoded curve key
 SocketSetup = Callable[[zmq.Socket], None]  # applied to a socket before bind/connect
 _LOGGED_REFUSALS = 10  # refusals logged one by one; later ones only counted (and every 100th)
@@ -72,14 +73,15 @@ class Keypair:
         return f"Keypair(public={self.public!r})"
 
 
-def server(keys: Keypair) -> SocketSetup:
-    """A curve server: proves ``keys`` and asks the ZAP handler about every client."""
+def server(keys: Keypair, domain: str = ZAP_DOMAIN) -> SocketSetup:
+    """A curve server: proves ``keys`` and asks the ZAP handler of ``domain`` about
+    every client."""
 
     def setup(sock: zmq.Socket) -> None:
         sock.setsockopt(zmq.CURVE_SERVER, 1)
         sock.setsockopt(zmq.CURVE_SECRETKEY, keys.secret.encode("ascii"))
         sock.setsockopt(zmq.CURVE_PUBLICKEY, keys.public.encode("ascii"))
-        sock.setsockopt(zmq.ZAP_DOMAIN, ZAP_DOMAIN.encode("ascii"))
+        sock.setsockopt(zmq.ZAP_DOMAIN, domain.encode("ascii"))
 
     return setup
 
@@ -138,16 +140,21 @@ class KeyRing:
 
 
 @contextlib.contextmanager
-def guarding(ctx: zmq.Context, keyring: KeyRing) -> Iterator[None]:
-    """Run a ZAP handler on ``ctx`` that lets in only ``keyring``'s keys, for the block.
-    Every curve server of ``ctx`` must be made inside the block."""
+def guarding(ctx: zmq.Context, keyring: KeyRing,
+             domains: Mapping[str, KeyRing] | None = None) -> Iterator[None]:
+    """Run a ZAP handler on ``ctx`` that lets in only ``keyring``'s keys (on servers of
+    :data:`ZAP_DOMAIN`) and each of ``domains``' own key ring on servers of that
+    domain, for the block. Every curve server of ``ctx`` must be made inside it."""
     from zmq.auth.thread import ThreadAuthenticator
 
+    rings = {ZAP_DOMAIN: keyring, **(domains or {})}
     auth = ThreadAuthenticator(ctx, log=logging.getLogger(f"{__name__}.zap"))
     auth.start()
     try:
-        auth.configure_curve_callback(ZAP_DOMAIN, credentials_provider=keyring)
+        for domain, ring in rings.items():
+            auth.configure_curve_callback(domain, credentials_provider=ring)
         yield
     finally:
-        keyring.close()  # a handshake held for keys must not hold up the stop
+        for ring in rings.values():
+            ring.close()  # a handshake held for keys must not hold up the stop
         auth.stop()

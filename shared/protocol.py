@@ -22,10 +22,21 @@ import msgpack
 
 __all__ = ["VERSION", "ProtocolError", "encode", "decode", "SCHEMAS",
            "pack_cells", "unpack_cells", "pack_times", "unpack_times", "MAX_MESSAGE_BYTES",
-           "parse_peers"]
+           "parse_peers", "simulator_version"]
 
-VERSION = 1
+VERSION = 2  # 2: joining from other hosts, clock pings, uploads
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # ZeroMQ MAXMSGSIZE on every bound socket
+
+
+def simulator_version() -> str:
+    """The installed simulator's version: a worker joins only a coordinator of the
+    same one (``coordinator.joins``)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("cascade-fireflies")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 _INT = (int,)
 _NUM = (int, float)
@@ -60,6 +71,20 @@ SCHEMAS: dict[str, tuple[tuple[str, tuple[type, ...]], ...]] = {
     "quota_grant": (("shard", _INT), ("seq", _INT), ("lease_id", _INT), ("granted", _INT),
                     ("target", _INT), ("echo", _INT), ("expires_in", _NUM)),
     "quota_return": (("shard", _INT), ("lease_id", _INT), ("returned", _INT)),
+    # clock offset (worker -> coordinator on the join or control socket, and back;
+    # shard is -1 before the join is accepted; see shared/clock_sync.py)
+    "clock_ping": (("shard", _INT), ("t", _NUM)),
+    "clock_pong": (("t", _NUM), ("tc", _NUM)),
+    # joining from another host (worker <-> coordinator, join socket; docs/protocol.md)
+    "join": (("version", _STR), ("shard", _INT), ("key", _STR), ("advertise", _STR),
+             ("host", _STR)),
+    "join_ok": (("shard", _INT), ("token", _STR), ("control", _STR), ("telemetry", _STR)),
+    "join_refused": (("reason", _STR),),
+    # a joined worker's run-directory files (worker -> coordinator, control):
+    # appended to (the shard log), or whole, in parts (lock-step state parts)
+    "append": (("shard", _INT), ("name", _STR), ("data", _BYTES)),
+    "upload": (("shard", _INT), ("name", _STR), ("part", _INT), ("parts", _INT),
+               ("data", _BYTES)),
 }
 
 

@@ -69,7 +69,7 @@ async def test_two_workers_go_through_every_step_and_get_a_common_t0(tmp_path):
         barrier = Barrier(channel, StopRequest(), setup_timeout=10.0, check_exits=lambda: None,
                           run_dir=tmp_path)
         workers = [asyncio.ensure_future(_worker(ctx, channel.address, channel.token, k)) for k in (0, 1)]
-        t0 = await barrier.open(_configs(config))
+        t0 = await barrier.open(config.workers, _configs(config).__getitem__)
         assert await asyncio.gather(*workers) == [["config", "peers", "start"]] * 2
         assert t0 > time.monotonic() - 1.0
     ctx.term()
@@ -85,7 +85,7 @@ async def test_a_worker_that_quits_during_set_up_fails_the_barrier(tmp_path):
         workers = [asyncio.ensure_future(_worker(ctx, channel.address, channel.token, k,
                                                  quit_after_config=(k == 1))) for k in (0, 1)]
         with pytest.raises(SetupError, match="shard 1 quit during set-up: cannot bind"):
-            await barrier.open(_configs(config))
+            await barrier.open(config.workers, _configs(config).__getitem__)
         for task in workers:
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)

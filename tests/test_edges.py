@@ -73,7 +73,9 @@ async def test_flashes_reach_the_neighbours_local_agents_after_the_hello(tmp_pat
             [(cell, j) for cell in cells for j in table[cell]]
         assert link.out_metrics.counters.edge_flashes_sent == 2
         assert link.out_metrics.links_sent == {1: 2} and link.in_metrics.links_received[0] == 2
-        assert link.in_metrics.edge_latency.count == 2 and link.in_metrics.link_gaps == 0
+        assert link.in_metrics.link_latency[0].count == 2 and link.in_metrics.link_gaps == 0
+        line = link.in_metrics.take_interval()  # the links' latencies make up edge_latency
+        assert line["edge_latency_ms"]["count"] == 2 and line["link_latency_ms"]["0"]["count"] == 2
         assert link.in_metrics.counters.malformed_rejected == 0
     finally:
         link.close()

@@ -23,8 +23,8 @@ from coordinator.session import Session
 class RecordedEndpoints(Endpoints):
     made: list["RecordedEndpoints"] = []
 
-    def __init__(self, transport: str) -> None:
-        super().__init__(transport)
+    def __init__(self, transport: str, **kwargs) -> None:
+        super().__init__(transport, **kwargs)
         RecordedEndpoints.made.append(self)
 
 

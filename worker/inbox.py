@@ -36,6 +36,7 @@ import zmq
 
 from shared import limits, protocol
 from shared.curve import SocketSetup
+from shared.histogram import Histogram
 from shared.partition import ShardLayout
 from shared.senders import identify_for
 from shared.rejects import RejectLog
@@ -92,6 +93,7 @@ class EdgeInbox:
         self._recv_seq: dict[int, int] = {s: 0 for s in layout.neighbour_shards}
         for s in layout.neighbour_shards:
             metrics.links_received[s] = 0
+            metrics.link_latency[s] = Histogram()
         if not layout.neighbour_shards:
             self.all_hellos.set_result(None)
         self.socket = make_socket(ctx, zmq.PULL, rcvhwm=EDGE_HWM * 8, bind=endpoint,
@@ -172,7 +174,7 @@ class EdgeInbox:
         self._recv_seq[shard] = seq
         now = self.now()
         signal = self.signal
-        latency = self.metrics.edge_latency
+        latency = self.metrics.link_latency[shard]
         trace = self.trace
         local_cells = self.layout.cells
         for cell, t, local in zip(cells, times, targets):

@@ -36,6 +36,8 @@ class ShardMetrics:
         self.flash_lateness = Histogram()
         self.frame_lateness = Histogram()
         self.edge_latency = Histogram()
+        self.link_latency: dict[int, Histogram] = {}  # per neighbour; merged into edge_latency
+        self.clock: dict[str, float] | None = None  # a joined worker's clock offset figures
         self.links_sent: dict[int, int] = {}
         self.links_received: dict[int, int] = {}
         self.links_dropped: dict[int, int] = {}
@@ -59,7 +61,12 @@ class ShardMetrics:
         self.frame_lateness = Histogram()
         self.flash_lateness = Histogram()
         self.edge_latency = Histogram()
+        self._new_link_latencies()
         self.frames = 0
+
+    def _new_link_latencies(self) -> None:
+        for shard in self.link_latency:
+            self.link_latency[shard] = Histogram()
 
     def _cpu_seconds(self) -> float:
         times = self._process.cpu_times()
@@ -86,6 +93,8 @@ class ShardMetrics:
             process["loop_busy"] = round(min(1.0, max(0.0, 1.0 - idle / elapsed)), 3)
             self._idle = self._busy.idle
         self._wall, self._cpu = wall, cpu
+        for link in self.link_latency.values():
+            self.edge_latency.merge(link)
         out = {
             "frames": self.frames,
             "interval_s": elapsed,
@@ -95,8 +104,14 @@ class ShardMetrics:
             "counters": deltas,
             "process": process,
         }
+        if self.link_latency:
+            out["link_latency_ms"] = {str(s): {**h.summary(), "count": h.count}
+                                      for s, h in sorted(self.link_latency.items())}
+        if self.clock is not None:
+            out["clock"] = self.clock
         self.frames = 0
         self.flash_lateness = Histogram()
         self.frame_lateness = Histogram()
         self.edge_latency = Histogram()
+        self._new_link_latencies()
         return out

@@ -27,14 +27,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import signal
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import zmq
 
@@ -42,7 +40,6 @@ from shared import protocol
 from shared import cascade as cs
 from shared.clock import Clock, RealTimeClock
 from shared.lockstep_clock import LockstepClock
-from shared.credentials import Credentials
 from shared.curve import KeyRing, client, guarding, server
 from shared.grid import Grid
 from shared.model import INIT_FILE, initial_phases, load_phases
@@ -52,7 +49,6 @@ from shared.senders import curve_identity
 from shared.shard_config import ShardConfig, ShardConfigError
 from shared.zmqio import SocketReader, make_socket, send_nowait
 
-from .agents import SignalTrace
 from .busy import TimingSelector
 from .frames import FrameLoop
 from .inbox import EdgeInbox
@@ -61,25 +57,16 @@ from .outbox import EdgeOutbox
 from .quota import ShardQuota
 from .collector import Collector
 from .shard import Shard, build_shard, layout_of
+from .files import RunFiles
+from .offset_watch import OffsetWatch
+from .options import WorkerOptions
 from .lockstep_files import load_resume, restore_clock, save_checkpoint_part, save_state_part
+from .shipping import Shipper
 from .windows import WindowLoop
 
 __all__ = ["WorkerOptions", "Worker", "StopRequested"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class WorkerOptions:
-    control: str
-    telemetry: str
-    shard: int
-    credentials: Credentials
-    setup_timeout: float = 60.0
-
-    @property
-    def token(self) -> str:
-        return self.credentials.token
 
 
 class StopRequested(Exception):
@@ -119,7 +106,9 @@ class Worker:
         self.outbox: EdgeOutbox | None = None
         self.edge_inbox: EdgeInbox | None = None
         self.shard: Shard | None = None
-        self._files: list[IO[str]] = []
+        self.files: RunFiles | None = None
+        self.offsets = OffsetWatch(opts.offset, lambda t: self._send("clock_ping", opts.shard, t),
+                                   self.metrics) if opts.joined else None
         self.collector: Collector | None = None
 
     # -- control channel -------------------------------------------------------------
@@ -145,6 +134,9 @@ class Worker:
             self.request_stop(f"coordinator: {fields[0]}")
         elif kind == "heartbeat":
             pass
+        elif kind == "clock_pong":
+            if self.offsets is None or not self.offsets.measured(float(fields[0]), float(fields[1])):
+                self.metrics.counters.malformed_rejected += 1
         elif kind == "quota_grant":
             if self.quota is None or fields[0] != self.opts.shard:
                 self.metrics.counters.malformed_rejected += 1
@@ -217,6 +209,8 @@ class Worker:
         if config.shard != k:
             raise ShardConfigError(f"shard(={config.shard}) is not this worker's shard {k}")
         self.config = config
+        self.files = files = RunFiles(k, config.run_dir, Shipper(k, self._send)
+                                      if self.opts.joined else None)
         grid = Grid(*config.grid)
         layout = layout_of(grid, config.workers, k)
         clock: Clock  # parked until start
@@ -229,7 +223,7 @@ class Worker:
             clock = RealTimeClock(self.loop, len(layout.cells), scheduler=cs.Scheduler())
         self.clock = clock
         if config.quota:
-            trace = self._open(schema.quota_trace(k)) if config.trace_quota else None
+            trace = files.log(schema.quota_trace(k)) if config.trace_quota else None
             # Lock-step agents hold a slot only while they act (ended promptly): a
             # lapsed lease has no waiting step to preempt there (docs/lockstep.md).
             self.quota = ShardQuota(k, send=self._send_quota, lease_s=config.lease_s,
@@ -250,7 +244,7 @@ class Worker:
         self.shard = shard = build_shard(
             layout, config.params, phases, clock, self.metrics, yield_every=config.yield_every,
             send_edge=self.outbox.queue_flash,
-            trace=self._signal_trace(k) if config.trace_signals else None,
+            trace=files.signal_trace(schema.signal_trace(k)) if config.trace_signals else None,
             slots=self.quota.slots if self.quota is not None else None,
             delay=config.delay, record_train=config.lockstep, resume=resume,
             slot_per_act=config.lockstep)
@@ -285,32 +279,19 @@ class Worker:
         # (worker.collector, docs/worker.md).
         collector.settle()
         self._send("links_ready", k)
-        (t0,) = await self._expect("start")
-        clock.start(float(t0))
-        self.metrics.begin(float(t0))
+        (start,) = await self._expect("start")
+        t0 = self.opts.offset.to_worker(float(start))  # the coordinator's t0 on our clock
+        clock.start(t0)
+        self.metrics.begin(t0)
         if config.lockstep:  # the lock-step clock ignores t0: start at it all the same
-            await asyncio.sleep(max(0.0, float(t0) - self.loop.time()))
+            await asyncio.sleep(max(0.0, t0 - self.loop.time()))
 
     def _checkpoint(self, window: int, t: float) -> None:
-        assert self.config is not None and self.shard is not None
+        assert self.config is not None and self.shard is not None and self.files is not None
         assert isinstance(self.clock, LockstepClock)
-        save_checkpoint_part(self.config.run_dir, self.opts.shard, window, t, self.clock,
+        save_checkpoint_part(self.files.folder, self.opts.shard, window, t, self.clock,
                              self.shard.agents)
-
-    def _open(self, name: str) -> IO[str]:
-        """Open ``name`` in the run directory for appending; closed at shut-down."""
-        assert self.config is not None
-        f = open(os.path.join(self.config.run_dir, name), "a")
-        self._files.append(f)
-        return f
-
-    def _signal_trace(self, k: int) -> SignalTrace:
-        f = self._open(schema.signal_trace(k))
-
-        def trace(t: float, source: int, target: int, via: str) -> None:
-            f.write(json.dumps({"t": round(t, 6), "from": source, "to": target, "via": via}) + "\n")
-
-        return trace
+        self.files.written(schema.checkpoint_part(self.opts.shard, window))
 
     async def _wait_or_stop(self, fut: asyncio.Future[Any], what: str) -> None:
         stopper = asyncio.ensure_future(self.stop_event.wait())
@@ -329,10 +310,13 @@ class Worker:
         assert None not in (config, shard, clock, collector), "_set_up has run"
         assert config is not None and shard is not None and clock is not None
         assert collector is not None
+        assert self.files is not None
         frames = FrameLoop(clock, shard.agents, self.metrics, self.telemetry,
-                           self._open(schema.shard_log(self.opts.shard)), fps=config.fps,
+                           self.files.log(schema.shard_log(self.opts.shard)), fps=config.fps,
                            report_interval=config.report_interval, collector=collector,
                            quota=self.quota)
+        pings = None if self.offsets is None else asyncio.ensure_future(
+            self.offsets.run(self.stop_event))
         try:
             if config.lockstep:
                 assert isinstance(clock, LockstepClock) and self.outbox and self.edge_inbox
@@ -343,6 +327,8 @@ class Worker:
             else:
                 await frames.run(self.stop_event)
         finally:
+            if pings is not None:
+                pings.cancel()
             collector.release()
             stopped = shard.stop()
             results = await shard.finished()
@@ -353,7 +339,8 @@ class Worker:
             log.info("stopped %d waiting agents", stopped)
             counts = [r for r in results if isinstance(r, int)]
             if config.lockstep:
-                save_state_part(config.run_dir, self.opts.shard, clock.now(), shard.agents)
+                save_state_part(self.files.folder, self.opts.shard, clock.now(), shard.agents)
+                self.files.written(schema.state_part(self.opts.shard))
             frames.report(clock.now(), final=True, more={
                 "stop_reason": self.stop_reason or "error",  # every path out writes it
                 "agents_failed": len(failed),
@@ -382,6 +369,8 @@ class Worker:
             self.quota.stop()
         if self.outbox is not None:
             self.outbox.flush()
+        if self.files is not None:  # before the bye: a joined worker's files go first
+            self.files.close()
         try:
             self._send("bye", self.opts.shard, self.stop_reason or "done")
         except Exception:
@@ -392,8 +381,6 @@ class Worker:
             self.edge_inbox.close()
         if self.outbox is not None:
             self.outbox.close()
-        for f in self._files:
-            f.close()
         self.control.close(0)
         self.telemetry.close(0)
         self._guard.close()  # the ZAP handler's sockets

@@ -152,6 +152,11 @@ SHARD_OPTIONAL: dict[str, Any] = {  # present on some lines only
     "rtf": _NUM,  # lock-step: simulated seconds per wall second over the interval
     # lock-step: histograms (ms, wall) of each window's run and of its barrier wait
     **{name: dict for name in LOCKSTEP_HISTOGRAMS},
+    # per neighbour shard: {"p50", "p99", "max", "count"} of edge latency over the interval
+    "link_latency_ms": dict,
+    # a joined worker: its clock's offset from the coordinator's (shared/clock_sync.py):
+    # {"offset_ms", "uncertainty_ms"} as used for the start, "drift_ms" of the newest estimate
+    "clock": dict,
 }
 
 COORDINATOR_FIELDS: dict[str, Any] = {
@@ -190,6 +195,8 @@ SUMMARY_OPTIONAL: dict[str, Any] = {
     # lock-step (docs/lockstep.md): SHA-256 of every cell's final phase bits and flash
     # count in cell order, of the flash train (cell, time) in time order; sim seconds
     "state_hash": str, "flash_train_hash": str, "sim_time": _NUM, "rtf": _NUM,
+    # tcp runs: CurveZMQ handshakes refused (unknown keys); with --listen: joins refused
+    "handshakes_refused": int, "joins_refused": int,
 }
 
 
