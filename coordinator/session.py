@@ -35,12 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Iterator, Sequence
 
-import zmq
 
-from shared import protocol
 from shared.grid import Grid
-from shared.keyfiles import load_coordinator_keys
-from shared.shard_config import ShardConfig
 from shared.partition import Shard, partition, shard_layouts
 from shared.checkpoint import Checkpoint
 from shared.runlog.schema import COORDINATOR_TEXT_LOG, RESUME_NPZ
@@ -52,19 +48,15 @@ from .console import Console
 from .control import HEARTBEAT_S, ControlChannel
 from .departures import Departures
 from .final_state import merge_checkpoint, merge_state, remove_parts
-from .endpoints import Endpoints
-from .joins import JoinDesk
 from .launcher import WorkerProcesses
-from .listening import parse_listen
 from .liveness import Liveness, Loss
 from .quota_desk import LEASE_S, TICK_S, QuotaDesk
 from .receiver import Receiver
 from .records import RunRecords, create_run_dir, run_record, summary_line, summary_record
-from .security import RunSecurity
 from .stop import EXIT_CODES, SetupError, StopRequest, exit_reason, stop_grace
+from .sockets import RunSockets, open_sockets
 from .telemetry import TelemetryStream
-from .uploads import RunUploads
-from .view.driver import ViewDriver, flash_feed, status_info
+from .view.driver import ViewDriver, flash_feed, phase_lattice_config, status_info
 from .view.live import LiveView
 
 __all__ = ["Session", "SetupError"]
@@ -102,8 +94,7 @@ class Session:
         self.live_view = live_view
         self.stop = StopRequest()
         self.lost: dict[int, Loss] = {}  # shard -> why it is lost, from when
-        self._security: RunSecurity | None = None  # once made: its refusals go in the summary
-        self._joins: JoinDesk | None = None  # --listen: the join socket
+        self._sockets: RunSockets | None = None  # once open: their refusals go in the summary
         self.error: str | None = None
         self.liveness = Liveness(config.workers)
         self._own_stall = 0.0  # the longest gap between two turns of the run loop, seconds
@@ -129,7 +120,7 @@ class Session:
         shards = partition(grid, cfg.workers)
         view = self._live_view(shards) if self.live_view else None
         aggregator = Aggregator(cfg.workers, cfg.period, cfg.fps, on_heard=self.liveness.heard,
-                                on_flashes=None if view is None else flash_feed(view))
+                                on_flashes=None if view is None else flash_feed(view), phases=view)
         desk = None if cfg.limit is None else QuotaDesk(cfg.limit, cfg.workers, lease_s=LEASE_S)
         receivers: list[Receiver] = []  # their rejects go in the summary
         with RunRecords(run_dir) as records:
@@ -153,7 +144,7 @@ class Session:
                 reason = exit_reason(self.stop.reason, bool(self.lost))
                 duration_s = time.monotonic() - started
                 figures = {**aggregator.summary(), "longest_silence_s": self.liveness.measurements(),
-                           **self._refusals()}
+                           **(self._sockets.refusals() if self._sockets else {})}
                 if cfg.clock == "lockstep":
                     self._merge_checkpoint(run_dir)  # the last one the workers saved
                 if cfg.clock == "lockstep" and reason == "duration":
@@ -173,81 +164,41 @@ class Session:
                               receivers: list[Receiver]) -> None:
         """Build the rest in order, each part's clean-up on ``stack``; then run."""
         cfg = self.config
-        loop = asyncio.get_running_loop()
-        listen = parse_listen(cfg.listen) if cfg.listen is not None else None
-        endpoints = stack.enter_context(Endpoints(cfg.transport, **(
-            {"host": listen.host} if listen is not None else {})))
-        security = RunSecurity(cfg.transport, cfg.workers, spawned=cfg.spawned,  # docs/security.md
-                               keys=load_coordinator_keys(cfg.keys) if cfg.keys else None)
-        self._security = security
-        ctx: zmq.Context[Any] = zmq.Context()
-        stack.callback(ctx.term)
-        stack.enter_context(security.guarding(ctx))  # tcp: ZAP lets in only the workers' keys
-        remote = range(cfg.spawned, cfg.workers)  # shards that join (--listen)
-        channel = stack.enter_context(ControlChannel(
-            ctx, loop, endpoints("control"), workers=cfg.workers, quota=desk, security=security,
-            uploads=RunUploads(records.run_dir, remote) if remote else None))
-        receivers.append(channel)
-        telemetry = stack.enter_context(TelemetryStream(
-            ctx, loop, endpoints("telemetry"), aggregator=aggregator,
-            shard_cells=[s.cells for s in partition(Grid(*cfg.grid), cfg.workers)], security=security,
-            sim_duration=cfg.duration if cfg.clock == "lockstep" else None))
-        receivers.append(telemetry)
-        joins = None
-        if listen is not None:
-            joins = stack.enter_context(JoinDesk(
-                ctx, loop, listen.endpoint, security=security, remote=remote,
-                version=protocol.simulator_version(), control=channel.address, telemetry=telemetry.address,
-                on_join=lambda j: self.console.out(f"shard {j.shard} joined from {j.host}")))
-            receivers.append(joins)
-            self._joins = joins
+        sockets = self._sockets = open_sockets(
+            stack, cfg, run_dir=records.run_dir, aggregator=aggregator, desk=desk,
+            on_join=lambda j: self.console.out(f"shard {j.shard} joined from {j.host}"))
+        receivers.extend(sockets.receivers)
+        channel, telemetry, remote = sockets.channel, sockets.telemetry, sockets.remote
         workers = stack.enter_context(WorkerProcesses())  # reaps them on every path out
-
-        def drain() -> None:  # read what is queued now on both sockets
-            telemetry.drain()
-            channel.drain()
 
         departures = Departures(self.lost, liveness=self.liveness, console=self.console,
                                 run_dir=records.run_dir, aggregator=aggregator, workers=workers,
-                                channel=channel, desk=desk, stop=self.stop, drain=drain,
+                                channel=channel, desk=desk, stop=self.stop, drain=sockets.drain,
                                 remote=remote)
         w = _Wiring(records.run_dir, records, aggregator, desk, channel, telemetry, workers, departures)
         stack.push_async_callback(self._stop_workers, w)
-        workers.spawn(cfg.spawned, control=channel.address, credentials=security.credentials,
+        workers.spawn(cfg.spawned, control=channel.address, credentials=sockets.security.credentials,
                       telemetry=telemetry.address, run_dir=w.run_dir, loop=cfg.loop)
         for shard, pid in workers.pids().items():
-            security.worker_started(shard, pid)
+            sockets.security.worker_started(shard, pid)
         if remote:
             self.console.out(f"waiting {cfg.join_timeout:g} s for {len(remote)} workers to join: "
-                             f"sim-worker --join {listen} --key-file {cfg.keys}/worker.key_secret")
+                             f"sim-worker --join {cfg.listen} --key-file {cfg.keys}/worker.key_secret")
         barrier = Barrier(channel, self.stop, setup_timeout=self.setup_timeout, run_dir=w.run_dir,
                           check_exits=lambda: departures.check_exits(during_setup=True),
                           on_bye=departures.left_during_setup,
                           hello_timeout=cfg.join_timeout if remote else None)
 
-        def config_for(k: int) -> ShardConfig:  # a joined worker's inbox binds on its host
-            inbox = (f"tcp://{joins.joined[k].advertise}:*" if joins is not None and k in joins.joined
-                     else endpoints.edge_inbox(k))
-            return cfg.shard_config(k, run_dir=str(w.run_dir), inbox=inbox, lease_s=LEASE_S)
-
         try:
-            t0 = await barrier.open(cfg.workers, config_for)
+            t0 = await barrier.open(cfg.workers, lambda k: cfg.shard_config(
+                k, run_dir=str(w.run_dir), inbox=sockets.inbox(k), lease_s=LEASE_S))
         finally:
-            if joins is not None:
-                joins.close_joins("the run has started (or stopped): every shard is taken")
+            if sockets.joins is not None:
+                sockets.joins.close_joins("the run has started (or stopped): every shard is taken")
         telemetry.start(t0)  # frames are due from t0 on
         if view is not None:
             await stack.enter_async_context(self._showing(view, w, t0))
         await self._run_loop(w, t0)
-
-    def _refusals(self) -> dict[str, int]:
-        """The summary's counts of CurveZMQ handshakes and joins refused (tcp runs)."""
-        out = {}
-        if self._security is not None and self._security.curve:
-            out["handshakes_refused"] = self._security.refused
-        if self._joins is not None:
-            out["joins_refused"] = self._joins.refused
-        return out
 
     @contextlib.contextmanager
     def _signals_handled(self) -> Iterator[None]:
@@ -268,10 +219,13 @@ class Session:
 
     # -- the live view -------------------------------------------------------------------
     def _live_view(self, shards: Sequence[Shard]) -> LiveView:
+        """The view, and the workers told to sample phases for it (``phase_cols/rows``)."""
         cfg = self.config
-        return LiveView(cfg.grid[0], cfg.grid[1], cfg.period, out=sys.stdout,
+        view = LiveView(cfg.grid[0], cfg.grid[1], cfg.period, out=sys.stdout,
                         shards=[(s.x0, s.y0, s.width, s.height) for s in shards],
                         show_shards=cfg.show_shards, fps=cfg.view_fps)
+        self.config = phase_lattice_config(cfg, view)
+        return view
 
     @contextlib.asynccontextmanager
     async def _showing(self, view: LiveView, w: _Wiring, t0: float) -> AsyncIterator[None]:

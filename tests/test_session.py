@@ -12,7 +12,7 @@ from pathlib import Path
 
 from shared.runlog.schema import SUMMARY_FIELDS, SUMMARY_JSON, check
 
-from coordinator import session as session_mod
+from coordinator import sockets as sockets_mod
 from coordinator.config import RunConfig
 from coordinator.control import ControlChannel
 from coordinator.endpoints import Endpoints
@@ -43,8 +43,8 @@ class RecordedChannel(ControlChannel):
 
 def _no_workers(monkeypatch) -> None:
     monkeypatch.setattr(WorkerProcesses, "spawn", lambda self, *a, **k: None)
-    monkeypatch.setattr(session_mod, "Endpoints", RecordedEndpoints)
-    monkeypatch.setattr(session_mod, "ControlChannel", RecordedChannel)
+    monkeypatch.setattr(sockets_mod, "Endpoints", RecordedEndpoints)
+    monkeypatch.setattr(sockets_mod, "ControlChannel", RecordedChannel)
     RecordedEndpoints.made.clear()
     RecordedChannel.made.clear()
 
@@ -98,7 +98,7 @@ async def test_a_part_that_fails_to_build_takes_down_those_built_before(monkeypa
     def broken(*args, **kwargs):
         raise OSError("address in use")
 
-    monkeypatch.setattr(session_mod, "TelemetryStream", broken)
+    monkeypatch.setattr(sockets_mod, "TelemetryStream", broken)
     lines: list[str] = []
     code = await Session(_config(tmp_path), out=lines.append).run()
     assert code == 1

@@ -370,7 +370,10 @@ class Worker:
         if self.outbox is not None:
             self.outbox.flush()
         if self.files is not None:  # before the bye: a joined worker's files go first
-            self.files.close()
+            try:
+                self.files.close()
+            except OSError as exc:  # a full disk: the bye still says why we stop
+                log.error("closing the shard's files: %s", exc)
         try:
             self._send("bye", self.opts.shard, self.stop_reason or "done")
         except Exception:
