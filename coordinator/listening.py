@@ -6,9 +6,9 @@ waits for all of them to join; a number K starts shards 0..K-1 here and waits fo
 rest. Anything but ``local`` needs ``--listen``, and ``--listen`` needs the keys
 (``sim-coordinator keys DIR``): no worker joins without the run's client key.
 
-Options that make workers read or write files on their own host (``--init FILE``,
-``--resume``, ``--trace-signals``, ``--trace-quota``) need every worker spawned here:
-a joined worker's host has no run directory. Not here: the run's other options
+Options that make workers read files from the run directory (``--init FILE``,
+``--resume``) need every worker spawned here: a joined worker's host has no run
+directory (the files a worker writes reach it over the wire: ``worker.shipping``). Not here: the run's other options
 (``config``) or binding anything (``session``, ``joins``).
 """
 
@@ -100,5 +100,5 @@ def host_problems(*, listen: str | None, spawn: str, keys: str | None, transport
         out.append(f"--join-timeout {join_timeout}: must be > 0 seconds")
     if spawned < workers and local_files:
         out.append(f"{local_files[0]} needs every worker on this host (--spawn local): a "
-                   f"joined worker's host has no run directory")
+                   f"joined worker reads no file from this host's run directory")
     return out

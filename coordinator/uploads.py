@@ -1,10 +1,11 @@
 """Files that joined workers send for the run directory (``worker.shipping``): their
-shard log, appended a line at a time, and their lock-step state and checkpoint parts,
-whole, in parts.
+shard log (and with ``--trace-quota``/``--trace-signals`` their traces), appended a
+line at a time, and their lock-step state and checkpoint parts, whole, in parts.
 
 :class:`RunUploads` checks every message before it writes a byte: it must come from a
 shard that joins from another host (``remote``; spawned workers write their files
-themselves), name a file that shard owns (``shard-K.jsonl``; ``state-K.npz``,
+themselves), name a file that shard owns (``shard-K.jsonl``, ``quota-K.jsonl``,
+``signals-K.jsonl``; ``state-K.npz``,
 ``checkpoint-K-W.npz``), stay within the size bounds, and send its parts in order.
 A whole file is written to ``NAME.partial`` and renamed when its last part arrives, so
 the merge (``final_state``) never reads half a file. Raises
@@ -18,7 +19,8 @@ from pathlib import Path
 from typing import Any, Collection
 
 from shared.protocol import ProtocolError
-from shared.runlog.schema import checkpoint_part, part_window, shard_log, state_part
+from shared.runlog.schema import (checkpoint_part, part_window, quota_trace, shard_log,
+                                  signal_trace, state_part)
 
 __all__ = ["RunUploads", "MAX_FILE_BYTES", "UPLOAD_KINDS"]
 
@@ -45,8 +47,8 @@ class RunUploads:
             self._part(shard, name, *fields[2:])
 
     def _append(self, shard: int, name: str, data: bytes) -> None:
-        if name != shard_log(shard):
-            raise ProtocolError(f"append to {name!r} from shard {shard}: only {shard_log(shard)}")
+        if name not in (shard_log(shard), quota_trace(shard), signal_trace(shard)):
+            raise ProtocolError(f"append to {name!r} from shard {shard}: not one of its logs")
         self._grow(name, len(data))
         with open(self.run_dir / name, "ab") as f:
             f.write(data)

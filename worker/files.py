@@ -3,8 +3,8 @@
 A spawned worker shares the coordinator's host and writes into the run directory
 itself. A joined worker (``sim-worker --join``) may be on another host: it writes its
 files into a private folder of its own (removed when it stops) and sends them to the
-coordinator (``worker.shipping``): the shard log a line at a time, a lock-step part
-once it is whole. Either way the run directory ends up the same.
+coordinator (``worker.shipping``): its logs (the shard log, the traces) a flush at a
+time, a lock-step part once it is whole. Either way the run directory ends up the same.
 
 Not here: what is in the files (``frames``, ``lockstep_files``) or the files a worker
 reads (the run's ``--init`` phases and ``--resume`` checkpoint: the coordinator refuses
