@@ -13,7 +13,8 @@ Given ``senders`` (``coordinator.security.RunSecurity.sender``), the reader also
 records who sent each message as the transport vouches for it (``shared.senders``),
 and :meth:`Receiver._check_sender` rejects a message that speaks for a shard whose
 authenticated sender it did not come from. ``secure`` makes the socket a CurveZMQ
-server (``--transport tcp``).
+server (``--transport tcp``); its refused handshakes are then counted
+(:attr:`Receiver.handshakes_refused`, ``shared.handshakes``).
 
 Not here: what a message means (``control``, ``telemetry``).
 """
@@ -30,6 +31,7 @@ import zmq
 
 from shared import protocol
 from shared.curve import SocketSetup
+from shared.handshakes import HandshakeWatch
 from shared.rejects import RejectLog
 from shared.senders import identify_for
 from shared.zmqio import SocketReader, make_socket
@@ -52,7 +54,10 @@ class Receiver:
         self._senders = senders
         self._sock = make_socket(ctx, kind, rcvhwm=rcvhwm, bind=endpoint, max_message=max_message,
                                  secure=secure)
+        self._handshakes: HandshakeWatch | None = None
         try:
+            if secure is not None:  # CurveZMQ: refused handshakes are counted
+                self._handshakes = HandshakeWatch(loop, self._sock, name=name)
             if router_mandatory:
                 self._sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
             self.address: str = self._sock.getsockopt_string(zmq.LAST_ENDPOINT)
@@ -67,6 +72,11 @@ class Receiver:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @property
+    def handshakes_refused(self) -> int:
+        """CurveZMQ handshakes refused on this socket (0 without CurveZMQ)."""
+        return 0 if self._handshakes is None else self._handshakes.refused
 
     def drain(self) -> None:
         """Read what is queued now."""
@@ -100,5 +110,7 @@ class Receiver:
 
     def close(self) -> None:
         self._rejects.flush()
+        if self._handshakes is not None:
+            self._handshakes.close()
         self._reader.close()
         self._sock.close(0)

@@ -66,8 +66,8 @@ class RunSockets:
     def refusals(self) -> dict[str, int]:
         """The summary's counts of CurveZMQ handshakes and joins refused (tcp runs)."""
         out = {}
-        if self.security.curve:
-            out["handshakes_refused"] = self.security.refused
+        if self.security.curve:  # every way a handshake fails, ZAP's refusals among them
+            out["handshakes_refused"] = sum(r.handshakes_refused for r in self.receivers)
         if self.joins is not None:
             out["joins_refused"] = self.joins.refused
         return out

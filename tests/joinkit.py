@@ -30,6 +30,20 @@ def keys_in(folder: Path) -> Path:
     return folder
 
 
+def foreign_client_key(keys: Path, folder: Path) -> Path:
+    """A key file naming the run's coordinator key but a client key of its own: it
+    gets past the server's proof, then ZAP refuses it."""
+    import zmq.auth
+
+    from shared.keyfiles import load_coordinator_keys
+
+    server = load_coordinator_keys(keys).server.public
+    folder.mkdir(mode=0o700)
+    _, secret = zmq.auth.create_certificates(folder, "worker", metadata={"coordinator-key": server})
+    os.chmod(secret, 0o600)
+    return Path(secret)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))

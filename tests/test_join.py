@@ -16,7 +16,7 @@ from shared import protocol
 from shared.curve import Keypair, client
 from shared.keyfiles import load_worker_keys
 
-from joinkit import Joiners, clock_figures, free_port, keys_in, links_whole
+from joinkit import Joiners, clock_figures, foreign_client_key, free_port, keys_in, links_whole
 from simrun import read_jsonl
 
 pytestmark = pytest.mark.e2e  # real coordinator and worker processes
@@ -117,8 +117,10 @@ def test_joins_that_cannot_be_taken_are_refused_and_counted(sim, tmp_path):
         assert "spawned by the coordinator itself" in _refused(joiners, 0)
         joiners.start(address, key_file, "--shard", "7")
         assert "shard 7 is not a shard of this run (0..2)" in _refused(joiners, 1)
-        joiners.start(address, strangers / "worker.key_secret")
-        assert "refused our key" in _refused(joiners, 2)
+        joiners.start(address, strangers / "worker.key_secret")  # another run's keys
+        assert "does not hold the key this --key-file names" in _refused(joiners, 2)
+        joiners.start(address, foreign_client_key(keys, tmp_path / "foreign"))
+        assert "refused our key" in _refused(joiners, 3)
         kind, fields = _ask(address, key_file, protocol.encode(
             "join", "0.0.1", -1, Keypair.generate().public, "127.0.0.1", "old-host"))
         assert kind == "join_refused" and "the worker '0.0.1'" in fields[0]
@@ -128,16 +130,17 @@ def test_joins_that_cannot_be_taken_are_refused_and_counted(sim, tmp_path):
         joiners.start(address, key_file, "--shard", "1")
         run.wait_for_line("shard 1 joined from ")
         joiners.start(address, key_file, "--shard", "1")
-        assert "shard 1 has joined already" in _refused(joiners, 4)
+        assert "shard 1 has joined already" in _refused(joiners, 5)
         joiners.start(address, key_file)
         run.wait_for_line("t=")
         joiners.start(address, key_file)
-        assert "the run has started" in _refused(joiners, 6)
+        assert "the run has started" in _refused(joiners, 7)
         assert run.wait() == 0, run.output
-        assert joiners.procs[3].wait(30) == 0 and joiners.procs[5].wait(30) == 0
+        assert joiners.procs[4].wait(30) == 0 and joiners.procs[6].wait(30) == 0
     summary = _summary(run.run_dir)
     assert summary["joins_refused"] == 6  # shard 0, 7, two versions, duplicate, too late
-    assert summary["handshakes_refused"] >= 1  # the stranger's key, at the handshake
+    # the other run's keys, three tries; the foreign client key, refused by ZAP
+    assert summary["handshakes_refused"] >= 4
     log = (run.run_dir / "coordinator.jsonl").read_text()
     assert log  # the run itself went on as usual
 

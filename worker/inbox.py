@@ -36,6 +36,7 @@ import zmq
 
 from shared import limits, protocol
 from shared.curve import SocketSetup
+from shared.handshakes import HandshakeWatch
 from shared.histogram import Histogram
 from shared.partition import ShardLayout
 from shared.senders import identify_for
@@ -99,6 +100,8 @@ class EdgeInbox:
         self.socket = make_socket(ctx, zmq.PULL, rcvhwm=EDGE_HWM * 8, bind=endpoint,
                                   max_message=self.max_message, secure=secure)
         self.endpoint: str = self.socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.handshakes = None if secure is None else HandshakeWatch(
+            loop, self.socket, name=f"shard {self.shard} inbox", on_refused=self._handshake_refused)
         identify = identify_for(self.endpoint) if self.endpoint.startswith(("ipc:", "tcp:")) else None
         # small drains: a flood of garbage must not hold the loop past a frame's due time
         self.reader = SocketReader(loop, self.socket, self._on_message, identify=identify,
@@ -237,8 +240,20 @@ class EdgeInbox:
                         trace(t, cell, local_cells[j], "edge")
                 deliver(t + delay, local, cell, signal)  # type: ignore[misc]
 
+    def _handshake_refused(self) -> None:
+        self.counters.handshakes_refused += 1
+
+    def count_refused(self) -> None:
+        """Before the last log line: every connection refused at the handshake, also
+        those that sent no ZMTP at all (libzmq only disconnects those)."""
+        if self.handshakes is not None:
+            self.counters.handshakes_refused = max(self.counters.handshakes_refused,
+                                                   self.handshakes.refused)
+
     def close(self) -> None:
         self._rejects.flush()
         self._gaps.flush()
+        if self.handshakes is not None:
+            self.handshakes.close()
         self.reader.close()
         self.socket.close(0)

@@ -35,6 +35,7 @@ __all__ = ["JoinRequest", "Joined", "JoinRefused", "join", "route_source"]
 log = logging.getLogger(__name__)
 
 PINGS = 8  # clock exchanges before the join; the one with the smallest round trip counts
+HANDSHAKE_TRIES = 3  # failed handshakes (not a refused key) before giving up
 
 
 class JoinRefused(RuntimeError):
@@ -82,7 +83,7 @@ def join(request: JoinRequest) -> Joined:
     sock = make_socket(ctx, zmq.DEALER, secure=client(request.keys.client, request.keys.server_public))
     monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH
                                       | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
-                                      | zmq.EVENT_HANDSHAKE_SUCCEEDED)
+                                      | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
     try:
         sock.connect(address)
         deadline = time.monotonic() + request.timeout
@@ -122,6 +123,7 @@ def _answer(sock: zmq.Socket, monitor: zmq.Socket, deadline: float,
     poller = zmq.Poller()
     poller.register(sock, zmq.POLLIN)
     poller.register(monitor, zmq.POLLIN)
+    failures = 0
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
@@ -133,9 +135,11 @@ def _answer(sock: zmq.Socket, monitor: zmq.Socket, deadline: float,
             if event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
                 raise JoinRefused(f"{address} refused our key: this --key-file is not the "
                                   f"run's worker.key_secret")
-            if event == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
-                raise JoinRefused(f"the CurveZMQ handshake with {address} failed: the "
-                                  f"coordinator there does not hold the key this --key-file names")
+            failures += 1  # a server that cannot read our hello just drops us; we retry
+            if failures >= HANDSHAKE_TRIES:
+                raise JoinRefused(f"the CurveZMQ handshake with {address} failed {failures} "
+                                  f"times: the coordinator there does not hold the key this "
+                                  f"--key-file names (is it this run's worker.key_secret?)")
         if sock in ready:
             try:
                 return protocol.decode(sock.recv())

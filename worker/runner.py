@@ -338,6 +338,8 @@ class Worker:
                           exc_info=failed[0])  # its traceback and the note naming the task
             log.info("stopped %d waiting agents", stopped)
             counts = [r for r in results if isinstance(r, int)]
+            if self.edge_inbox is not None:
+                self.edge_inbox.count_refused()
             if config.lockstep:
                 save_state_part(self.files.folder, self.opts.shard, clock.now(), shard.agents)
                 self.files.written(schema.state_part(self.opts.shard))

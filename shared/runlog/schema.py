@@ -117,6 +117,7 @@ class Counters:
     signals_ignored_refractory: int = 0
     quota_waits: int = 0
     malformed_rejected: int = 0
+    handshakes_refused: int = 0  # CurveZMQ handshakes refused on the edge inbox
 
     def as_dict(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in COUNTERS}
