@@ -53,6 +53,7 @@ class HandshakeWatch:
             mask |= event
         self._monitor = sock.get_monitor_socket(mask)
         self._reader = SocketReader(loop, self._monitor, self._on_event)
+        self._reader.kick()  # the FD is edge-triggered: events may already wait
 
     def _on_event(self, frames: list[bytes]) -> None:
         try:
@@ -80,6 +81,7 @@ class HandshakeWatch:
         return max(self.failed, self.accepted - self.succeeded)
 
     def close(self) -> None:
+        self._reader.drain()  # the last events count too
         self._rejects.flush()
         self._reader.close()
         try:
