@@ -6,11 +6,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coordinator.view.canvas import NEVER, Canvas, brightness, fit
+from coordinator.view.canvas import NEVER, Canvas, brightness
 
 LEVELS = 6
-CODES = LEVELS + 2
-BORDER = LEVELS + 1
+CODES = LEVELS + 3
+DIM = LEVELS + 1
+BORDER = LEVELS + 2
 
 
 def codes_at(canvas: Canvas, col: int, row: int) -> tuple[int, int]:
@@ -18,9 +19,27 @@ def codes_at(canvas: Canvas, col: int, row: int) -> tuple[int, int]:
     return divmod(canvas.key(col, row), CODES)
 
 
-def pixel_code(canvas: Canvas, px: int, py: int) -> int:
-    top, bottom = codes_at(canvas, px, py // 2)
-    return bottom if py % 2 else top
+def pixel_code(canvas: Canvas, sx: int, sy: int) -> int:
+    """The code of screen pixel (sx, sy)."""
+    top, bottom = codes_at(canvas, sx, sy // 2)
+    return bottom if sy % 2 else top
+
+
+def logical_codes(canvas: Canvas) -> dict[tuple[int, int], set[int]]:
+    """Every code each logical pixel shows, over all the screen pixels drawing it."""
+    geo = canvas.geometry
+    out: dict[tuple[int, int], set[int]] = {}
+    for sy in range(geo.screen_h):
+        for sx in range(geo.screen_w):
+            out.setdefault(geo.logical_of_screen(sx, sy), set()).add(pixel_code(canvas, sx, sy))
+    return out
+
+
+def lit(canvas: Canvas) -> list[tuple[int, int]]:
+    """Screen pixels showing a brightness level (not dim, border or nothing)."""
+    geo = canvas.geometry
+    return [(x, y) for y in range(geo.screen_h) for x in range(geo.screen_w)
+            if 1 <= pixel_code(canvas, x, y) <= LEVELS]
 
 
 # -- brightness -------------------------------------------------------------------------
@@ -41,49 +60,28 @@ def test_brightness_never_rises_with_age(a: float, extra: float, fade: float) ->
     assert 0 <= brightness(a, fade, LEVELS) <= LEVELS
 
 
-# -- fit ----------------------------------------------------------------------------------
-
-
-def test_fit_small_grid_is_not_enlarged() -> None:
-    geo = fit(10, 10, 80, 22)
-    assert (geo.pix_w, geo.pix_h, geo.char_rows) == (10, 10, 5)
-
-
-def test_fit_keeps_aspect_when_downsampling() -> None:
-    geo = fit(60, 60, 20, 8)  # 16 pixel rows limit both axes
-    assert (geo.pix_w, geo.pix_h) == (16, 16)
-    geo = fit(300, 100, 80, 22)  # 80 columns limit; 100 / 3.75 -> 27 pixel rows
-    assert (geo.pix_w, geo.pix_h, geo.char_rows) == (80, 27, 14)
-
-
-@given(st.integers(1, 400), st.integers(1, 400), st.integers(1, 250), st.integers(1, 80))
-def test_fit_stays_inside_area_and_covers_every_pixel(w: int, h: int, cols: int, rows: int) -> None:
-    geo = fit(w, h, cols, rows)
-    assert 1 <= geo.pix_w <= min(w, cols)
-    assert 1 <= geo.pix_h <= min(h, 2 * rows)
-    assert geo.char_rows <= rows
-    assert {geo.pixel_of(x, 0)[0] for x in range(w)} == set(range(geo.pix_w))
-    assert {geo.pixel_of(0, y)[1] for y in range(h)} == set(range(geo.pix_h))
-
-
-def test_fit_rejects_empty_area() -> None:
-    with pytest.raises(ValueError, match="must be >= 1x1"):
-        fit(10, 10, 0, 5)
-
-
 # -- canvas ----------------------------------------------------------------------------------
 
 
-def test_flash_lights_pixel_and_fades_out() -> None:
+def test_first_frame_draws_every_cell_dim() -> None:
+    c = Canvas(20, 20, fade=1.25, cols=40, rows=12)  # 1:1 (x2 would not fit 24 rows)
+    first = c.changes(0.0)
+    assert [cell for cell, _ in first] == list(range(20 * 10))
+    assert {key for _, key in first} == {DIM * CODES + DIM}
+    assert c.changes(0.5) == []
+
+
+def test_flash_lights_pixel_and_fades_back_to_dim() -> None:
     c = Canvas(20, 20, fade=1.25, cols=40, rows=12)
+    c.changes(9.0)
     c.flash([7 * 20 + 5], 10.0)  # cell (5, 7): 1:1 pixels, char row 3, bottom half
-    assert c.changes(10.0) == [(3 * 20 + 5, 0 * CODES + LEVELS)]
+    assert c.changes(10.0) == [(3 * 20 + 5, DIM * CODES + LEVELS)]
     c.changes(10.5)
     mid = pixel_code(c, 5, 7)
     assert 0 < mid < LEVELS
     assert c.changes(10.5) == []  # nothing new at the same time
     c.changes(11.25)  # exactly one fade later
-    assert pixel_code(c, 5, 7) == 0
+    assert pixel_code(c, 5, 7) == DIM
 
 
 def test_downsampled_pixel_shows_the_newest_flash() -> None:
@@ -93,8 +91,7 @@ def test_downsampled_pixel_shows_the_newest_flash() -> None:
     c.flash([46 * 60 + 31], 0.0)  # older flash of a neighbour in the same pixel
     c.changes(0.6)
     assert pixel_code(c, 8, 12) == brightness(0.1, 1.0, LEVELS)
-    lit = [(col, row) for row in range(8) for col in range(16) if c.key(col, row)]
-    assert lit == [(8, 6)]
+    assert lit(c) == [(8, 12)]
 
 
 def test_bad_cell_id_is_an_error() -> None:
@@ -110,22 +107,37 @@ def test_bad_cell_id_is_an_error() -> None:
 def test_resize_keeps_flashes_and_redraws_everything() -> None:
     c = Canvas(60, 60, fade=1.0, cols=60, rows=30)
     c.flash([45 * 60 + 30], 0.0)
-    assert len(c.changes(0.1)) == 1
+    c.changes(0.1)
     c.resize(20, 8)
-    assert c.changes(0.1) == [(6 * 16 + 8, LEVELS * CODES)]  # assumed-blank screen refilled
+    redrawn = c.changes(0.1)
+    assert [cell for cell, _ in redrawn] == list(range(16 * 8))  # every cell written again
+    assert [cell for cell, key in redrawn if key != DIM * CODES + DIM] == [6 * 16 + 8]
+    assert lit(c) == [(8, 12)]
 
 
-def test_shard_borders_are_dark_grey_until_lit() -> None:
+def test_an_enlarged_cell_lights_its_whole_block() -> None:
+    c = Canvas(10, 10, fade=1.0, cols=80, rows=22)  # x4: 40x40 screen pixels
+    c.changes(0.0)
+    c.flash([3 * 10 + 2], 0.0)  # cell (2, 3)
+    changed = c.changes(0.0)
+    assert len(changed) == 4 * 2  # 4 columns x 2 character rows
+    assert lit(c) == [(x, y) for y in range(12, 16) for x in range(8, 12)]
+
+
+def test_shard_borders_are_grey_until_lit_and_switch_off() -> None:
     c = Canvas(20, 20, fade=1.0, cols=20, rows=10, borders=[(0, 0, 10, 20), (10, 0, 10, 20)])
     c.changes(0.0)
     assert pixel_code(c, 10, 5) == BORDER  # first column of shard 1
     assert pixel_code(c, 3, 0) == BORDER  # first row of shard 0
-    assert pixel_code(c, 3, 5) == 0
+    assert pixel_code(c, 3, 5) == DIM
     c.flash([5 * 20 + 10], 0.0)
     c.changes(0.0)
     assert pixel_code(c, 10, 5) == LEVELS
     c.changes(2.0)
     assert pixel_code(c, 10, 5) == BORDER
+    c.set_borders(False)
+    c.changes(2.0)
+    assert pixel_code(c, 10, 5) == pixel_code(c, 3, 0) == DIM
 
 
 def test_shard_outside_grid_is_an_error() -> None:
@@ -141,7 +153,7 @@ flash_events = st.lists(
 @settings(max_examples=150, deadline=None)
 @given(
     st.lists(st.tuples(flash_events, st.floats(0, 2)), min_size=1, max_size=12),
-    st.sampled_from([(24, 18, 7, 3), (24, 18, 30, 10), (24, 18, 5, 9)]),
+    st.sampled_from([(24, 18, 7, 3), (24, 18, 30, 10), (24, 18, 5, 9), (24, 18, 80, 30)]),
     st.floats(0.05, 3),
 )
 def test_levels_equal_brightness_of_newest_flash_per_pixel(
@@ -162,7 +174,8 @@ def test_levels_equal_brightness_of_newest_flash_per_pixel(
             newest[px] = max(newest.get(px, NEVER), t)
         now += advance
         c.changes(now)
+        shown = logical_codes(c)
         for py in range(geo.pix_h):
             for px in range(geo.pix_w):
-                expected = brightness(now - newest.get((px, py), NEVER), fade, LEVELS)
-                assert pixel_code(c, px, py) == expected, (px, py, now)
+                expected = brightness(now - newest.get((px, py), NEVER), fade, LEVELS) or DIM
+                assert shown[(px, py)] == {expected}, (px, py, now)

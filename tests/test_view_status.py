@@ -107,3 +107,27 @@ def test_stalled_workers_are_named_and_highlighted() -> None:
     assert visible(top).index("workers 7/8") < visible(top).index("stalled 2 [1,3]")
     top, _ = status_lines(info(), 200)
     assert "stalled" not in top
+
+
+KEYS = "q quit \u00b7 p phase \u00b7 s shards"
+
+
+def test_keys_end_the_shard_line_right_aligned() -> None:
+    _, shards = (visible(x) for x in status_lines(info(), 100, keys=KEYS))
+    assert len(shards) == 100
+    assert shards.startswith("s0 30.0/2.1ms s1 29.8/3.4ms s2 30.0/1.9ms ")
+    assert shards.endswith("  " + KEYS)
+
+
+def test_keys_leave_the_shards_room_or_give_way() -> None:
+    many = info(shard_fps={s: 30.0 for s in range(40)}, shard_p99_ms={s: 1.0 for s in range(40)})
+    _, shards = (visible(x) for x in status_lines(many, 80, keys=KEYS))
+    assert shards.endswith(KEYS) and "more" in shards and len(shards) <= 80
+    _, narrow = (visible(x) for x in status_lines(many, 35, keys=KEYS))
+    assert KEYS not in narrow and narrow.rstrip().endswith("more")
+
+
+@given(st.integers(1, 200))
+def test_lines_with_keys_never_exceed_the_width(width: int) -> None:
+    for line in status_lines(info(), width, keys=KEYS):
+        assert len(visible(line)) <= width

@@ -1,25 +1,24 @@
-"""The live view's picture: how bright each screen pixel is, and what changed.
+"""The flash picture: how bright each pixel is, and which character cells changed.
 
-Picture a night field of W×H fireflies seen through a window of `cols` × `rows`
-character cells. Each character cell is split by a half block ('▀') into a top and a
-bottom pixel, so the window holds `cols` × 2·`rows` roughly square pixels. When the
-field has more fireflies than the window has pixels, one pixel covers a small
-rectangle of them and shows the BRIGHTEST one. The scale is the same on both axes
-(the torus keeps its shape) and the picture sits in the window's top-left corner.
-A field smaller than the window is drawn one firefly per pixel, never enlarged.
+Picture a night field of W×H fireflies seen through a window of character cells
+(`geometry.py` says how the field is scaled into it: downsampled when larger, each
+logical pixel then covering a small rectangle of fireflies; enlarged when smaller).
+When a pixel covers several fireflies it shows the BRIGHTEST one.
 
-A firefly is at full brightness when it flashes and fades linearly to dark over
-`fade` seconds of simulation time, quantised to `levels` steps. Brightness only falls
-with age, so the brightest firefly of a pixel is the one that flashed last: each
-pixel keeps just the latest flash time among its fireflies, updated as flashes
-arrive, and levels are computed at render time only for pixels that flashed since
-the previous frame or whose level is due to drop (a timing wheel, see
-`Canvas._update_levels`).
+A firefly is at full brightness when it flashes and fades linearly to its dim unlit
+colour over `fade` seconds of simulation time, quantised to `levels` steps. Unlit
+fireflies are drawn dim, never black, so the grid's extent is always visible.
+Brightness only falls with age, so the brightest firefly of a pixel is the one that
+flashed last: each pixel keeps just the latest flash time among its fireflies,
+updated as flashes arrive, and levels are computed at render time only for pixels
+that flashed since the previous frame or whose level is due to drop (a timing wheel,
+see `Canvas._update_levels`).
 
 Every character cell has a *glyph key*: ``top_code * codes + bottom_code`` where a
-code is 0 (dark), 1..levels (brightness) or ``levels + 1`` (a dark pixel on a shard
-border). `Canvas.changes` returns the cells whose key differs from what the screen
-shows, which is what makes the view write only changed cells.
+code is 0 (no pixel: below an odd last row), 1..levels (brightness), ``levels + 1``
+(unlit: dim) or ``levels + 2`` (an unlit pixel on a shard border). `Canvas.changes`
+returns the cells whose key differs from what the screen shows, which is what makes
+the view write only changed cells.
 
 What it is not: a renderer. Nothing here knows escape codes or colours; `live.py`
 turns keys into glyphs (see `palette.py`).
@@ -30,8 +29,9 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from fractions import Fraction
+
+from coordinator.view.geometry import (BORDER, NONE, PLAIN, Geometry, Rect, ScreenMap, check_rects,
+                                       fit, screen_map)
 
 __all__ = ["NEVER", "Canvas", "Geometry", "brightness", "fit"]
 
@@ -39,17 +39,15 @@ NEVER = float("-inf")
 """Flash time of a cell that has not flashed yet."""
 
 NO_DUE = -(2**62)
-"""Wheel key of a dark pixel: no change is due until it flashes again."""
+"""Wheel key of an unlit pixel: no change is due until it flashes again."""
 
 WHEEL_SLOTS_PER_STEP = 16
 """Timing-wheel buckets per brightness step (a pixel waiting in the current bucket is
 re-evaluated each frame until its moment comes, so finer buckets mean fewer retries)."""
 
-Rect = tuple[int, int, int, int]
-
 
 def brightness(age: float, fade: float, levels: int) -> int:
-    """Brightness level (0 = dark .. `levels` = just flashed) `age` seconds after a flash."""
+    """Brightness level (0 = unlit .. `levels` = just flashed) `age` seconds after a flash."""
     if age <= 0:
         return levels
     if age >= fade:
@@ -57,42 +55,11 @@ def brightness(age: float, fade: float, levels: int) -> int:
     return levels - int(age * (levels / fade))
 
 
-@dataclass(frozen=True)
-class Geometry:
-    """Where the grid lands on screen: `pix_w` × `pix_h` pixels from the top-left."""
-
-    grid_w: int
-    grid_h: int
-    pix_w: int
-    pix_h: int
-
-    @property
-    def char_rows(self) -> int:
-        """Character rows used: two pixel rows per character row."""
-        return (self.pix_h + 1) // 2
-
-    @property
-    def chars(self) -> int:
-        """Character cells used (each may hold a top and a bottom pixel)."""
-        return self.pix_w * self.char_rows
-
-    def pixel_of(self, x: int, y: int) -> tuple[int, int]:
-        """The pixel (px, py) that shows grid cell (x, y)."""
-        return x * self.pix_w // self.grid_w, y * self.pix_h // self.grid_h
-
-
-def fit(grid_w: int, grid_h: int, cols: int, rows: int) -> Geometry:
-    """Geometry of a `grid_w`×`grid_h` grid in `cols`×`rows` characters, same scale on both axes."""
-    if min(grid_w, grid_h, cols, rows) < 1:
-        raise ValueError(f"grid (={grid_w}x{grid_h}) and area (={cols}x{rows}) must be >= 1x1")
-    scale = max(Fraction(1), Fraction(grid_w, cols), Fraction(grid_h, 2 * rows))
-    pix_w = min(cols, math.ceil(grid_w / scale))
-    pix_h = min(2 * rows, math.ceil(grid_h / scale))
-    return Geometry(grid_w, grid_h, pix_w, pix_h)
-
-
 class Canvas:
-    """Last-flash times per cell and per pixel, pixel levels, and the shown frame."""
+    """Last-flash times per cell and per pixel, pixel levels, and the shown frame.
+
+    `borders` are the shard rectangles; they are drawn while `show_borders` is true
+    (:meth:`set_borders` switches them)."""
 
     def __init__(
         self,
@@ -104,17 +71,22 @@ class Canvas:
         rows: int,
         levels: int = 6,
         borders: Sequence[Rect] = (),
+        show_borders: bool = True,
     ) -> None:
         if not fade > 0:
             raise ValueError(f"fade (={fade}) must be > 0 seconds")
         if levels < 1:
             raise ValueError(f"levels (={levels}) must be >= 1")
+        check_rects(borders, grid_w, grid_h)
         self.fade = float(fade)
         self.levels = levels
-        self.codes = levels + 2
+        self.codes = levels + 3
+        self.dim_code = levels + 1
+        self.border_code = levels + 2
         self._n = grid_w * grid_h
         self._cell_last = [NEVER] * self._n
-        self._border_cells = _border_cells(grid_w, grid_h, borders)
+        self._borders = list(borders)
+        self.show_borders = show_borders
         self.geometry = fit(grid_w, grid_h, cols, rows)
         self.resize(cols, rows)
 
@@ -139,27 +111,37 @@ class Canvas:
     # -- geometry ---------------------------------------------------------------
 
     def resize(self, cols: int, rows: int) -> None:
-        """Fit the grid into `cols`×`rows` characters; the screen is assumed blank after."""
+        """Fit the grid into `cols`×`rows` characters; the screen is assumed unknown after."""
         geo = fit(self.geometry.grid_w, self.geometry.grid_h, cols, rows)
         self.geometry = geo
         self._cell_pixel = _cell_pixel_map(geo)
-        npix = geo.pix_w * geo.pix_h
+        npix = geo.logical_pixels
         # index npix is a sentinel pixel: the missing bottom half of an odd last row
         self._pixel_last = _pixel_last(self._cell_last, self._cell_pixel, npix + 1)
         self._level = [0] * (npix + 1)
-        self._border_code = [0] * (npix + 1)
-        for c in self._border_cells:
-            self._border_code[self._cell_pixel[c]] = self.levels + 1
         self._fresh = {p for p in range(npix) if self._pixel_last[p] != NEVER}
         self._due = [NO_DUE] * npix
         self._wheel: defaultdict[int, list[int]] = defaultdict(list)
-        self._pixel_char = [(p // geo.pix_w >> 1) * geo.pix_w + p % geo.pix_w for p in range(npix)]
-        self._char_top, self._char_bottom = _char_pixels(geo)
+        self._map_screen()
+
+    def set_borders(self, show: bool) -> None:
+        """Draw the shard borders or not; every cell is checked again next frame."""
+        self.show_borders = show
+        self._map_screen()
+
+    def _map_screen(self) -> None:
+        screen = screen_map(self.geometry, self._borders if self.show_borders else ())
+        self.screen: ScreenMap = screen
+        codes = {NONE: 0, PLAIN: self.dim_code, BORDER: self.border_code}
+        self._char_top, self._char_bottom = screen.top, screen.bottom
+        self._under_top = [codes[u] for u in screen.top_under]
+        self._under_bottom = [codes[u] for u in screen.bottom_under]
+        self._pixel_chars = screen.pixel_chars
         self.invalidate()
 
     def invalidate(self) -> None:
-        """Forget what the screen shows: assume it blank and recheck every cell."""
-        self._shown = [0] * self.geometry.chars
+        """Forget what the screen shows: every cell is written next frame."""
+        self._shown = [-1] * self.geometry.chars
         self._dirty = set(range(self.geometry.chars))
 
     # -- output -----------------------------------------------------------------
@@ -167,12 +149,12 @@ class Canvas:
     def changes(self, now: float) -> list[tuple[int, int]]:
         """(char cell index, glyph key) for each cell whose key changed, in screen order."""
         self._update_levels(now)
-        level, border = self._level, self._border_code
+        level = self._level
         top, bottom, shown, codes = self._char_top, self._char_bottom, self._shown, self.codes
+        under_top, under_bottom = self._under_top, self._under_bottom
         out = []
         for c in sorted(self._dirty):
-            pt, pb = top[c], bottom[c]
-            key = (level[pt] or border[pt]) * codes + (level[pb] or border[pb])
+            key = (level[top[c]] or under_top[c]) * codes + (level[bottom[c]] or under_bottom[c])
             if key != shown[c]:
                 shown[c] = key
                 out.append((c, key))
@@ -206,7 +188,7 @@ class Canvas:
 
     def _evaluate(self, pixels: list[int], now: float, grain: float) -> None:
         """Set the level of each pixel, mark changed cells, schedule the next change."""
-        level, pixel_last, pixel_char = self._level, self._pixel_last, self._pixel_char
+        level, pixel_last, pixel_chars = self._level, self._pixel_last, self._pixel_chars
         due, wheel, dirty = self._due, self._wheel, self._dirty
         fade, top = self.fade, self.levels
         step, scale, no_due = fade / top, top / fade, NO_DUE
@@ -225,11 +207,11 @@ class Canvas:
                     wheel[key].append(p)
             if lv != level[p]:
                 level[p] = lv
-                dirty.add(pixel_char[p])
+                dirty.update(pixel_chars[p])
 
     def key(self, col: int, row: int) -> int:
         """The glyph key the screen shows at character (col, row) after `changes`."""
-        return self._shown[row * self.geometry.pix_w + col]
+        return self._shown[row * self.geometry.screen_w + col]
 
 
 def _cell_pixel_map(geo: Geometry) -> list[int]:
@@ -249,26 +231,3 @@ def _pixel_last(cell_last: list[float], cell_pixel: list[int], npix: int) -> lis
         if t > out[cell_pixel[c]]:
             out[cell_pixel[c]] = t
     return out
-
-
-def _char_pixels(geo: Geometry) -> tuple[list[int], list[int]]:
-    """Top and bottom pixel of each character cell (the sentinel where there is none)."""
-    npix = geo.pix_w * geo.pix_h
-    top, bottom = [], []
-    for c in range(geo.chars):
-        row, col = divmod(c, geo.pix_w)
-        top.append(2 * row * geo.pix_w + col)
-        b = (2 * row + 1) * geo.pix_w + col
-        bottom.append(b if b < npix else npix)
-    return top, bottom
-
-
-def _border_cells(grid_w: int, grid_h: int, rects: Sequence[Rect]) -> list[int]:
-    """Cells on the first column or first row of each shard rectangle (x0, y0, w, h)."""
-    cells: set[int] = set()
-    for x0, y0, w, h in rects:
-        if w < 1 or h < 1 or x0 < 0 or y0 < 0 or x0 + w > grid_w or y0 + h > grid_h:
-            raise ValueError(f"shard rectangle (={(x0, y0, w, h)}) outside grid {grid_w}x{grid_h}")
-        cells.update(y * grid_w + x0 for y in range(y0, y0 + h))
-        cells.update(y0 * grid_w + x for x in range(x0, x0 + w))
-    return sorted(cells)

@@ -2,9 +2,12 @@
 
 :class:`ViewDriver` owns the terminal while the run lasts (``TerminalSession``,
 restored on every exit path), redraws at most ``--view-fps`` times a second with the
-status its ``status`` callable reports, and turns ``q`` (or Ctrl-C typed as a key)
-into a stop request. :func:`flash_feed` is the listener that hands the flashed cells
-of telemetry frames to the view (the aggregator is built with it), and
+status its ``status`` callable reports, turns ``q`` (or Ctrl-C typed as a key) into a
+stop request, ``p`` into the other view (flashes or phases) and ``s`` into shard
+borders on or off. :func:`flash_feed` is the listener that hands the flashed cells
+of telemetry frames to the view (the aggregator is built with it, and with the view
+itself for the workers' phase samples: ``LiveView.on_phases``),
+:func:`phase_lattice_config` tells the workers where to sample phases, and
 :func:`status_info` assembles a status bar from the run's figures.
 
 Not here: rendering (``live``, ``canvas``, ``status``), terminal modes
@@ -15,6 +18,7 @@ only when stdout is a terminal and ``--headless`` is not given).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import signal
 import sys
@@ -26,7 +30,7 @@ from coordinator.view.live import LiveView
 from coordinator.view.status import StatusInfo
 from coordinator.view.terminal import TerminalSession, read_keys
 
-__all__ = ["ViewDriver", "flash_feed", "status_info"]
+__all__ = ["ViewDriver", "flash_feed", "phase_lattice_config", "status_info"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +47,13 @@ def flash_feed(view: LiveView) -> Callable[[bytes, float], None]:
             log.warning("view ignored a frame: %s", exc)
 
     return on_flashes
+
+
+def phase_lattice_config(config: Any, view: LiveView) -> Any:
+    """``config`` (a frozen ``RunConfig``) telling the workers to sample phases on
+    ``view``'s lattice (``phase_cols`` × ``phase_rows``)."""
+    cols, rows = view.phase_lattice
+    return dataclasses.replace(config, phase_cols=cols, phase_rows=rows)
 
 
 def status_info(elapsed: float, *, r: float, latest: Mapping[int, Mapping[str, Any]],
@@ -66,7 +77,8 @@ class ViewDriver:
     """Draws ``view`` from t0 on; ``await driver.run(stop_event)`` until the run stops.
 
     ``status(elapsed)`` gives the status bar; ``request_stop(reason)`` is called with
-    ``quit`` for ``q`` and ``interrupted`` for a typed Ctrl-C."""
+    ``quit`` for ``q`` and ``interrupted`` for a typed Ctrl-C; ``p`` switches the view
+    (flashes, phases), ``s`` the shard borders."""
 
     def __init__(self, view: LiveView, *, status: Callable[[float], StatusInfo],
                  request_stop: Callable[[str], None], t0: float, out: IO[str] | None = None,
@@ -121,3 +133,9 @@ class ViewDriver:
             self._request_stop("quit")
         elif "\x03" in keys:  # Ctrl-C arrives as a key in cbreak mode without ISIG
             self._request_stop("interrupted")
+        else:
+            for key in keys:  # lower case only: F1 is ESC O P
+                if key == "p":
+                    self.view.toggle_phase()
+                elif key == "s":
+                    self.view.toggle_shards()

@@ -12,7 +12,8 @@ p99 flash lateness. The worst shard (largest p99 lateness) is in reverse video.
 
 Both lines fit the given width: line 1 drops trailing fields, line 2 keeps as many
 shards as fit and ends with "+N more"; when it has to cut, the worst shard is listed
-first so it is never the one hidden.
+first so it is never the one hidden. The view's keys (``q quit · p phase · s shards``)
+end line 2, right-aligned, whenever the width leaves room for them and one shard.
 
 What it is not: a layout engine or a source of numbers. The coordinator fills a
 `StatusInfo`; this module only formats it.
@@ -55,12 +56,21 @@ class StatusInfo:
     rtf: float | None = None  # lock-step: simulated seconds per wall second
 
 
-def status_lines(info: StatusInfo, width: int) -> list[str]:
-    """The status bar as `STATUS_LINES` strings, each at most `width` visible chars."""
-    return [
-        _join(_fit_prefix(_summary_fields(info), width), width),
-        _join(_shard_fields(info, width), width),
-    ]
+KEYS_MIN_SHARDS_WIDTH = 12
+"""Line 2 keeps the keys only if this much room is left for the shards."""
+
+
+def status_lines(info: StatusInfo, width: int, keys: str = "") -> list[str]:
+    """The status bar as `STATUS_LINES` strings, each at most `width` visible chars;
+    `keys` (the view's keys) ends line 2 when there is room."""
+    room = width - len(keys) - len(SEP)
+    if not keys or room < KEYS_MIN_SHARDS_WIDTH:
+        return [_join(_fit_prefix(_summary_fields(info), width), width),
+                _join(_shard_fields(info, width), width)]
+    shards = _shard_fields(info, room)
+    pad = width - _width(shards, "") - len(keys)
+    return [_join(_fit_prefix(_summary_fields(info), width), width),
+            _join([*shards, (" " * pad + keys, False)], width)]
 
 
 # -- line 1 ------------------------------------------------------------------------
