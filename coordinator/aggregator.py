@@ -9,6 +9,10 @@
 * Reports (one per shard per interval): the latest line per shard feeds the interval
   line and the status line (stalled shards' lines left out); histograms and counters accumulate into the run's totals
   for summary.json. Which lines feed min FPS is :func:`shared.runlog.schema.rate_counts`.
+* Phases (the live view's phase samples, only while it shows): handed to the phases
+  listener given at construction (the live view); with none, a shard's samples are
+  expected to be empty (:meth:`Aggregator.phase_samples` is None: the telemetry
+  stream rejects them).
 
 Not here: sockets and message validation (``telemetry``: it hands over decoded,
 checked messages), writing files (``records``), the quota (``quota_desk``).
@@ -17,13 +21,13 @@ checked messages), writing files (``records``), the quota (``quota_desk``).
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Protocol
 
 from shared.histogram import Histogram
 from shared.runlog.schema import HISTOGRAMS, SCHEMA_VERSION, rate_counts
 from shared.synchrony import SyncTracker, combine_order
 
-__all__ = ["Aggregator", "FlashListener", "status_line"]
+__all__ = ["Aggregator", "FlashListener", "PhaseListener", "status_line"]
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +35,23 @@ FlashListener = Callable[[bytes, float], None]  # (int32 cell ids, sim time)
 HeardListener = Callable[[int], None]  # a frame or report of this shard was just read
 
 
+class PhaseListener(Protocol):
+    """Who takes the workers' phase samples (``coordinator.view.LiveView``)."""
+
+    def phase_samples(self, shard: int) -> int:
+        """How many samples (bytes) a ``phases`` message of ``shard`` holds."""
+
+    def on_phases(self, shard: int, t: float, data: bytes) -> None:
+        """``shard``'s samples at sim time ``t``, one byte each, already checked."""
+
+
 class Aggregator:
     """Aggregates one run's frames and reports; knows nothing about sockets."""
 
     def __init__(self, shards: int, period: float, fps: float, *,
                  on_flashes: FlashListener | None = None,
-                 on_heard: HeardListener | None = None) -> None:
+                 on_heard: HeardListener | None = None,
+                 phases: PhaseListener | None = None) -> None:
         self.shards = shards
         self.fps = fps
         self.live: set[int] = set(range(shards))
@@ -50,6 +65,7 @@ class Aggregator:
         self.min_fps: float | None = None
         self._on_flashes = on_flashes
         self._on_heard = on_heard
+        self._phases = phases
         self._sync = SyncTracker(period)
         self._frames: dict[int, dict[int, tuple[float, float, int]]] = {}
         self._frame_times: dict[int, float] = {}
@@ -90,6 +106,19 @@ class Aggregator:
             self._r_series.append([round(t_frame, 3), round(self.r, 4)])
             self.last_frame_t = t_frame
             self._forget_before(frame)
+
+    def phase_samples(self, shard: int) -> int | None:
+        """The length a ``phases`` message of ``shard`` must have; None when nobody
+        asked for phases (no live view)."""
+        return None if self._phases is None else self._phases.phase_samples(shard)
+
+    def on_phases(self, shard: int, frame: int, t: float, data: bytes) -> None:
+        """One ``phases`` message (checked by the telemetry stream: its length is
+        :meth:`phase_samples`); it also says the shard is alive."""
+        if self._on_heard is not None:
+            self._on_heard(shard)
+        if self._phases is not None:
+            self._phases.on_phases(shard, t, data)
 
     def _forget_before(self, frame: int) -> None:
         """Frames older than a complete one will not complete (a shard skipped them)."""

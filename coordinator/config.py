@@ -90,6 +90,10 @@ class RunConfig:
     checkpoint_every: float = 0.0  # lock-step: simulated seconds between checkpoints
     resume: str | None = None  # lock-step: the run directory whose checkpoint we continue
     loop: str = DEFAULT_LOOP  # the workers' event loop (shared.loops)
+    # set by the session when it shows the live view (not an option, not in run.json):
+    # the lattice the workers sample phases on for its phase view; 0 x 0: none
+    phase_cols: int = 0
+    phase_rows: int = 0
 
     def __post_init__(self) -> None:
         w, h = self.grid
@@ -285,7 +289,8 @@ class RunConfig:
             yield_every=self.yield_every, limit=self.limit, lease_s=lease_s,
             trace_signals=self.trace_signals, trace_quota=self.trace_quota, clock=self.clock,
             delay=float(self.coupling_delay), duration=float(self.duration),
-            checkpoint_every=float(self.checkpoint_every), resume=self.resume is not None)
+            checkpoint_every=float(self.checkpoint_every), resume=self.resume is not None,
+            phase_cols=self.phase_cols, phase_rows=self.phase_rows)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -293,6 +298,7 @@ class RunConfig:
         out["kicks"] = list(self.kicks)
         out["refractory"] = self.params().refractory_s
         out["delay"] = self.coupling_delay
+        del out["phase_cols"], out["phase_rows"]  # the terminal's, not the run's
         return out
 
 

@@ -13,6 +13,10 @@ event loop. Every message is checked whole before any of it is used
   frame number the elapsed time allows, a finite time within the run, Z_s finite with
   |Z_s| <= N_s, N_s the shard's cell count, and at most that many flashed cells, each a
   cell of the grid;
+* a ``phases`` message (the live view's phase samples) only when the aggregator
+  has a phases listener, with a frame number and time as for a frame, and exactly
+  :meth:`~coordinator.aggregator.Aggregator.phase_samples` bytes (every byte value
+  is a phase: 256 steps of the period, so the length is the whole check);
 * a report must be a shard log line of the documented schema
   (:data:`shared.runlog.schema.SHARD_FIELDS`) from the shard it names, every counter
   and tally an int in [0, 2**53), every figure finite and in range, every histogram
@@ -92,7 +96,7 @@ class TelemetryStream(Receiver):
         if size > self.max_message:  # ZeroMQ's MAXMSGSIZE drops these first
             raise protocol.ProtocolError(f"{size:,} bytes, over the {self.max_message:,} allowed")
         kind, fields = protocol.decode(frames[0])
-        if kind not in ("frame", "report"):
+        if kind not in ("frame", "report", "phases"):
             raise protocol.ProtocolError(f"{kind!r} is not telemetry")
         shard = fields[0]
         if not 0 <= shard < self.workers:
@@ -101,6 +105,9 @@ class TelemetryStream(Receiver):
         if kind == "frame":
             self._check_frame(*fields)
             self._aggregator.on_frame(*fields)
+        elif kind == "phases":
+            self._check_phases(*fields)
+            self._aggregator.on_phases(*fields)
         else:
             if size > limits.MAX_REPORT_BYTES:
                 raise protocol.ProtocolError(f"report of {size:,} bytes, over the "
@@ -109,18 +116,35 @@ class TelemetryStream(Receiver):
             self._check_report(shard, line)
             self._aggregator.on_report(shard, line)
 
-    def _check_frame(self, shard: int, frame: int, t: Any, zre: Any, zim: Any, n: int,
-                     flashed: bytes) -> None:
+    def _latest(self, kind: str, shard: int, frame: int) -> float:
+        """Check frame number ``frame`` against the time since the start barrier;
+        returns the latest valid sim time now."""
         if self._t0 is None:
-            raise protocol.ProtocolError(f"frame {frame} of shard {shard} before the start barrier")
+            raise protocol.ProtocolError(f"{kind} {frame} of shard {shard} before the start barrier")
         elapsed = self._clock() - self._t0 + CLOCK_SLACK_S
         last = elapsed * self.fps + 1
         if self.sim_duration is not None:
             last = self.sim_duration * self.fps + 2 + elapsed / limits.IDLE_FRAME_S
             elapsed = self.sim_duration + CLOCK_SLACK_S  # the latest valid sim time
         if not 1 <= frame <= last:
-            raise protocol.ProtocolError(f"frame {frame} of shard {shard}: not within 1..{last:.0f} "
+            raise protocol.ProtocolError(f"{kind} {frame} of shard {shard}: not within 1..{last:.0f} "
                                          f"at {elapsed:.1f} s")
+        return elapsed
+
+    def _check_phases(self, shard: int, frame: int, t: Any, data: bytes) -> None:
+        expected = self._aggregator.phase_samples(shard)
+        if expected is None:
+            raise protocol.ProtocolError(f"phases from shard {shard}, but no live view asked for them")
+        elapsed = self._latest("phases", shard, frame)
+        if not limits.is_finite(t, -CLOCK_SLACK_S, elapsed):
+            raise protocol.ProtocolError(f"phases {frame} of shard {shard} at impossible t={t!r}")
+        if len(data) != expected:
+            raise protocol.ProtocolError(f"phases {frame} of shard {shard}: {len(data)} samples, "
+                                         f"its lattice has {expected}")
+
+    def _check_frame(self, shard: int, frame: int, t: Any, zre: Any, zim: Any, n: int,
+                     flashed: bytes) -> None:
+        elapsed = self._latest("frame", shard, frame)
         cells = self.shard_cells[shard]
         if n != cells:
             raise protocol.ProtocolError(f"frame {frame} of shard {shard}: N={n}, the shard has {cells} cells")

@@ -62,6 +62,7 @@ SCHEMAS: dict[str, tuple[tuple[str, tuple[type, ...]], ...]] = {
     "frame": (("shard", _INT), ("frame", _INT), ("t", _NUM), ("zre", _NUM), ("zim", _NUM),
               ("n", _INT), ("flashed", _BYTES)),
     "report": (("shard", _INT), ("line", _DICT)),
+    "phases": (("shard", _INT), ("frame", _INT), ("t", _NUM), ("phases", _BYTES)),  # live view
     # worker -> worker, edge inbox
     "edge_hello": (("shard", _INT), ("token", _STR)),
     "flashes": (("shard", _INT), ("seq", _INT), ("cells", _BYTES), ("times", _BYTES)),

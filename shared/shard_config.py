@@ -52,8 +52,13 @@ class ShardConfig:
     duration: float  # lock-step: the simulated seconds to run, then wait for stop
     checkpoint_every: float  # lock-step: simulated seconds between checkpoints (0: none)
     resume: bool  # lock-step: start from the run directory's RESUME_NPZ
+    # the live view's phase lattice: sample the first cell of each of phase_cols x
+    # phase_rows equal blocks of the grid (worker/phases.py); 0 x 0: send no phases
+    phase_cols: int = 0
+    phase_rows: int = 0
 
     def __post_init__(self) -> None:
+        _phase_lattice_ok(self.phase_cols, self.phase_rows, self.grid)
         _int_at_least("workers", self.workers, 1)
         _int_at_least("shard", self.shard, 0)
         if self.shard >= self.workers:
@@ -162,6 +167,18 @@ def _exact_fields(what: str, data: Any, names: set[str]) -> None:
     unknown = sorted(set(data) - names, key=str)
     if unknown:
         raise ShardConfigError(f"{what} has unknown fields {', '.join(map(str, unknown))}")
+
+
+def _phase_lattice_ok(cols: Any, rows: Any, grid: Any) -> None:
+    """phase_cols x phase_rows: both 0, or a lattice of at least 1x1 within the grid
+    (checked first: a bad grid is then reported by the grid's own check)."""
+    _int_at_least("phase_cols", cols, 0)
+    _int_at_least("phase_rows", rows, 0)
+    width, height = grid if isinstance(grid, tuple) and len(grid) == 2 else (0, 0)
+    inside = isinstance(width, int) and isinstance(height, int) and cols <= width and rows <= height
+    if (cols == 0) != (rows == 0) or (cols and not inside):
+        raise ShardConfigError(f"phase_cols x phase_rows (={cols}x{rows}) must be 0x0 or "
+                               f"within the grid {grid!r}")
 
 
 def _int_at_least(name: str, value: Any, low: int) -> None:

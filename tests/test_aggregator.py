@@ -127,3 +127,31 @@ def test_every_frame_and_report_is_heard_with_its_shard(shard_line):
     _frame(agg, 1, 1, 0.25, 0.0)
     agg.on_report(0, shard_line(0))
     assert heard == [1, 0] and agg.last_t == {1: 0.25}
+
+
+class _Phases:
+    """A phases listener: shard k's messages hold k + 2 samples."""
+
+    def __init__(self) -> None:
+        self.got: list[tuple[int, float, bytes]] = []
+
+    def phase_samples(self, shard: int) -> int:
+        return shard + 2
+
+    def on_phases(self, shard: int, t: float, data: bytes) -> None:
+        self.got.append((shard, t, data))
+
+
+def test_phases_go_to_the_listener_and_count_as_hearing_the_shard():
+    heard: list[int] = []
+    listener = _Phases()
+    agg = Aggregator(2, period=1.0, fps=30.0, on_heard=heard.append, phases=listener)
+    assert (agg.phase_samples(0), agg.phase_samples(1)) == (2, 3)
+    agg.on_phases(1, 4, 0.125, b"\x01\x02\x03")
+    assert listener.got == [(1, 0.125, b"\x01\x02\x03")] and heard == [1]
+    assert agg.r == 0.0 and agg.last_frame_t == 0.0  # phases are not frames
+
+
+def test_without_a_listener_no_phases_are_expected():
+    agg = Aggregator(2, period=1.0, fps=30.0)
+    assert agg.phase_samples(0) is None

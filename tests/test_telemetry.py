@@ -138,6 +138,55 @@ async def test_frames_before_the_barrier_opens_are_refused(tmp_path):
     ctx.term()
 
 
+class _Phases:
+    """A phases listener expecting 3 samples from shard 0 and 2 from shard 1."""
+
+    def __init__(self) -> None:
+        self.got: list[tuple[int, float, bytes]] = []
+
+    def phase_samples(self, shard: int) -> int:
+        return (3, 2)[shard]
+
+    def on_phases(self, shard: int, t: float, data: bytes) -> None:
+        self.got.append((shard, t, data))
+
+
+async def test_phases_are_checked_for_length_time_and_a_listener(tmp_path):
+    listener = _Phases()
+
+    async def body(rig: _Rig, agg: Aggregator) -> None:
+        rig.send(protocol.encode("phases", 0, 1, 0.5, b"\x00\x80\xff"))
+        rig.send(protocol.encode("phases", 1, 1, 0.5, b"\x10\x20"))
+        await _until(lambda: len(listener.got) == 2)
+        assert rig.stream.malformed == 0
+        rig.sent = 0
+        bad = [
+            protocol.encode("phases", 0, 2, 0.6, b"\x00\x80"),          # a sample short
+            protocol.encode("phases", 1, 2, 0.6, b"\x00" * 3),           # a sample too many
+            protocol.encode("phases", 1, 2, 0.6, b""),                   # none
+            protocol.encode("phases", 0, 2, float("nan"), b"\x00" * 3),  # not a time
+            protocol.encode("phases", 0, 2, 1e12, b"\x00" * 3),          # from the future
+            protocol.encode("phases", 0, 10 ** 9, 0.6, b"\x00" * 3),     # a frame number from the future
+            protocol.encode("phases", 2, 2, 0.6, b"\x00" * 3),           # not a shard of this run
+            msgpack.packb([1, "phases", 0, 2, 0.6, "abc"]),             # text, not bytes
+        ]
+        for payload in bad:
+            rig.send(payload)
+        await rig.settle()
+        assert rig.stream.malformed == len(bad) and len(listener.got) == 2
+
+    await _with_stream(tmp_path, body, agg=Aggregator(2, period=1.0, fps=30.0, phases=listener))
+
+
+async def test_phases_nobody_asked_for_are_refused(tmp_path):
+    async def body(rig: _Rig, agg: Aggregator) -> None:
+        rig.send(protocol.encode("phases", 0, 1, 0.5, b"\x00\x80\xff"))
+        await rig.settle()
+        assert rig.stream.malformed == 1
+
+    await _with_stream(tmp_path, body)
+
+
 def _hostile_reports(line: Callable[..., dict[str, Any]]) -> list[dict[str, Any]]:
     good = line(0, agents=4)
     hist = good["flash_lateness_ms"]

@@ -5,6 +5,9 @@ Frame f is due at sim time f / fps. Each frame measures how late it started
 agents (numpy over the agents' epoch array, zero-copy), and ships
 ``frame [shard, f, t, Re Z_s, Im Z_s, N_s, flashed cells]`` to the coordinator. A frame
 that is more than one period late is skipped, not queued: ``fps`` then shows it.
+When the coordinator shows the live view, a frame is followed, every
+``PHASE_INTERVAL_S``, by ``phases [shard, f, t, one byte per sampled agent]``
+(``phases``: which agents, and the encoding).
 Every ``report_interval`` seconds the loop appends a JSON line to the shard log
 (``shared.runlog.schema.shard_log(K)``, docs/logs.md) and sends the same line to the
 coordinator. Not here: the metrics themselves (``metrics``), the quota (``quota``).
@@ -31,6 +34,7 @@ from shared.zmqio import send_nowait
 from .agents import ShardAgents
 from .collector import Collector
 from .metrics import ShardMetrics
+from .phases import PhaseSampler
 from .quota import ShardQuota
 
 __all__ = ["FrameLoop"]
@@ -45,7 +49,7 @@ class FrameLoop:
     def __init__(self, clock: Clock, agents: ShardAgents, metrics: ShardMetrics,
                  telemetry: zmq.Socket, log_file: IO[str], *, fps: float,
                  report_interval: float, collector: Collector,
-                 quota: ShardQuota | None = None) -> None:
+                 quota: ShardQuota | None = None, phases: PhaseSampler | None = None) -> None:
         self.clock = clock
         self.agents = agents
         self.metrics = metrics
@@ -58,6 +62,7 @@ class FrameLoop:
         self.telemetry_dropped = 0
         self.frames_skipped = 0
         self.collector = collector
+        self.phases = phases  # the live view's phase samples; None: not asked for
         # Z_s each frame, recomputing only the agents whose epoch changed
         self.order = PartialOrder(agents.epoch_view, agents.period)
 
@@ -98,6 +103,10 @@ class FrameLoop:
         message = protocol.encode("frame", self.shard, frame, now, zre, zim, self.agents.n, flashed)
         if not send_nowait(self.telemetry, message):
             self.telemetry_dropped += 1
+        if self.phases is not None and self.phases.due(now):
+            message = protocol.encode("phases", self.shard, frame, now, self.phases.sample(now))
+            if not send_nowait(self.telemetry, message):
+                self.telemetry_dropped += 1
 
     def report(self, now: float, *, final: bool = False,
                more: dict[str, Any] | None = None) -> dict[str, Any]:
