@@ -56,7 +56,7 @@ from .records import RunRecords, create_run_dir, run_record, summary_line, summa
 from .stop import EXIT_CODES, SetupError, StopRequest, exit_reason, stop_grace
 from .sockets import RunSockets, open_sockets
 from .telemetry import TelemetryStream
-from .view.driver import ViewDriver, flash_feed, status_info
+from .view.driver import ViewDriver, flash_feed, phase_lattice_config, status_info
 from .view.live import LiveView
 
 __all__ = ["Session", "SetupError"]
@@ -120,7 +120,7 @@ class Session:
         shards = partition(grid, cfg.workers)
         view = self._live_view(shards) if self.live_view else None
         aggregator = Aggregator(cfg.workers, cfg.period, cfg.fps, on_heard=self.liveness.heard,
-                                on_flashes=None if view is None else flash_feed(view))
+                                on_flashes=None if view is None else flash_feed(view), phases=view)
         desk = None if cfg.limit is None else QuotaDesk(cfg.limit, cfg.workers, lease_s=LEASE_S)
         receivers: list[Receiver] = []  # their rejects go in the summary
         with RunRecords(run_dir) as records:
@@ -219,10 +219,13 @@ class Session:
 
     # -- the live view -------------------------------------------------------------------
     def _live_view(self, shards: Sequence[Shard]) -> LiveView:
+        """The view, and the workers told to sample phases for it (``phase_cols/rows``)."""
         cfg = self.config
-        return LiveView(cfg.grid[0], cfg.grid[1], cfg.period, out=sys.stdout,
+        view = LiveView(cfg.grid[0], cfg.grid[1], cfg.period, out=sys.stdout,
                         shards=[(s.x0, s.y0, s.width, s.height) for s in shards],
                         show_shards=cfg.show_shards, fps=cfg.view_fps)
+        self.config = phase_lattice_config(cfg, view)
+        return view
 
     @contextlib.asynccontextmanager
     async def _showing(self, view: LiveView, w: _Wiring, t0: float) -> AsyncIterator[None]:
