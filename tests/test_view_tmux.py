@@ -1,0 +1,163 @@
+"""The live view in a real terminal: a real ``sim-coordinator`` in a tmux session sized
+120x45, captured with ``tmux capture-pane -p -e`` at random moments (a seeded RNG)
+and read back through pyte. The grid must be visible in every capture (each of its
+cells drawn, lit or dim) and fill at least 80 % of the width or of the height; keys
+switch the view; ``q`` ends the run with exit 0. The tmux server runs on a private
+socket and is killed in a ``finally``, with every process it started."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from coordinator.view.palette import PALETTES
+
+from simrun import ROOT, wait_gone
+from viewkit import Term
+
+pytestmark = [pytest.mark.e2e,
+              pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")]
+
+COLS, ROWS = 120, 45
+PICTURE_ROWS = ROWS - 2  # the status bar takes two
+
+
+class Tmux:
+    """One tmux server on a private socket, one session running `command`."""
+
+    def __init__(self, tmp: Path, command: str) -> None:
+        self.socket = str(tmp / "tmux.sock")
+        self.tmux("-f", "/dev/null", "new-session", "-d", "-s", "view", "-x", str(COLS),
+                  "-y", str(ROWS), command)
+        self.tmux("set-option", "-t", "view", "remain-on-exit", "on")
+        self.pane_pid = int(self.tmux("display-message", "-p", "-t", "view", "#{pane_pid}"))
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-S", self.socket, *args], check=True, capture_output=True,
+                              text=True, timeout=30).stdout.strip()
+
+    def capture(self) -> str:
+        return subprocess.run(["tmux", "-S", self.socket, "capture-pane", "-p", "-e", "-N", "-t", "view"],
+                              check=True, capture_output=True, text=True, timeout=30).stdout
+
+    def dead_status(self) -> int | None:
+        state = self.tmux("display-message", "-p", "-t", "view",
+                          "#{pane_dead} #{pane_dead_status}").split()
+        return int(state[1]) if state[0] == "1" else None
+
+    def close(self) -> None:
+        try:
+            tree = [self.pane_pid, *(c.pid for c in psutil.Process(self.pane_pid).children(recursive=True))]
+        except psutil.NoSuchProcess:
+            tree = []
+        subprocess.run(["tmux", "-S", self.socket, "kill-server"], capture_output=True, timeout=30)
+        for pid in wait_gone(tree, timeout=10):
+            try:
+                psutil.Process(pid).kill()
+            except psutil.NoSuchProcess:
+                pass
+
+
+def screen(text: str, depth: int) -> Term:
+    term = Term(COLS, ROWS, depth)
+    term.feed(text.rstrip("\n").replace("\n", "\r\n"))
+    return term
+
+
+def picture_box(term: Term) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1) in screen pixels bounding every coloured pixel of the picture."""
+    coloured = [(x, y) for y in range(2 * PICTURE_ROWS) for x in range(COLS)
+                if term.pixel(x, y) is not None]
+    if not coloured:
+        return None
+    xs, ys = [x for x, _ in coloured], [y for _, y in coloured]
+    return min(xs), min(ys), max(xs) + 1, max(ys) + 1
+
+
+def wait_for(condition, what: str, timeout: float = 90.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def run_command(tmp: Path, term: str, *extra: str) -> str:
+    """The coordinator in the repository, told its terminal is `term` (tmux would say
+    tmux-256color whatever the session's environment)."""
+    return " ".join([f"cd {ROOT} &&", "env", f"TERM={term}", "COLORTERM=", sys.executable,
+                     "-m", "coordinator", "--workers", "2", "--grid", "30x30", "--period", "1",
+                     "--init", "zero", "--duration", "0", "--log-dir", str(tmp / "runs"), *extra])
+
+
+@pytest.mark.parametrize("term, depth", [("xterm-256color", 256), ("screen", 16)])
+def test_the_grid_is_always_visible_and_fills_the_terminal(tmp_path: Path, term: str, depth: int) -> None:
+    """A synchronised 30x30 run (--init zero: every agent in step): in 10 captures at
+    random moments the whole grid is drawn and fills >= 80 % of the width or height."""
+    palette = PALETTES[depth]
+    tmux = Tmux(tmp_path, run_command(tmp_path, term))
+    try:
+        wait_for(lambda: "q quit" in tmux.capture(), "the live view's status bar")
+        rng = random.Random(16)
+        moments = sorted(rng.uniform(0.0, 4.0) for _ in range(10))  # over four periods
+        start = time.monotonic()
+        captures = []
+        for moment in moments:
+            time.sleep(max(0.0, start + moment - time.monotonic()))
+            captures.append(tmux.capture())
+        colours_seen: set[int] = set()
+        for text in captures:
+            shown = screen(text, depth)
+            box = picture_box(shown)
+            assert box is not None, "no grid in this capture:\n" + text
+            x0, y0, x1, y1 = box
+            assert (x0, y0) == (0, 0)
+            width, height = x1 - x0, (y1 - y0 + 1) // 2  # characters
+            assert width >= 0.8 * COLS or height >= 0.8 * ROWS, (width, height)
+            pixels = [shown.pixel(x, y) for y in range(y0, y1) for x in range(x0, x1)]
+            assert None not in pixels  # every cell of the grid drawn, lit or not
+            assert set(pixels) <= {palette.unlit, *palette.levels}
+            colours_seen.update(pixels)
+        assert palette.unlit in colours_seen
+        tmux.tmux("send-keys", "-t", "view", "q")
+        assert wait_for(lambda: tmux.dead_status() is not None, "the coordinator to exit") is not None
+        assert tmux.dead_status() == 0
+    finally:
+        tmux.close()
+
+
+def test_p_shows_the_phase_view_in_a_real_run(tmp_path: Path) -> None:
+    """Workers sample phases for the view; 'p' shows them on the hue wheel."""
+    runner = (ROOT / "worker" / "runner.py").read_text()
+    if "phase_sampler" not in runner:
+        pytest.skip("worker/runner.py does not hand phase_sampler(config, agents) to its "
+                    "FrameLoop yet (docs/view.md, 'Phase data path')")
+    palette = PALETTES[256]
+    tmux = Tmux(tmp_path, run_command(tmp_path, "xterm-256color", "--init", "random"))
+    try:
+        wait_for(lambda: "q quit" in tmux.capture(), "the live view's status bar")
+        tmux.tmux("send-keys", "-t", "view", "p")
+        wait_for(lambda: "p flashes" in tmux.capture(), "the phase view")
+
+        def hues_shown() -> set[int]:
+            shown = screen(tmux.capture(), 256)
+            pixels = {shown.pixel(x, y) for y in range(2 * PICTURE_ROWS) for x in range(86)}
+            return pixels & set(palette.hues)
+
+        # random initial phases: most of the wheel shows once the samples arrived
+        assert len(wait_for(lambda: (h := hues_shown()) if len(h) >= 8 else None,
+                            "phase colours")) >= 8
+        tmux.tmux("send-keys", "-t", "view", "q")
+        wait_for(lambda: tmux.dead_status() is not None, "the coordinator to exit")
+        assert tmux.dead_status() == 0
+    finally:
+        tmux.close()
