@@ -8,17 +8,18 @@ handshake, everyone else is refused there and counted
 
 * ``clock_ping [-1, t]``: answered at once with ``clock_pong [t, our clock]``, so the
   worker can measure its clock's offset before it joins (``shared.clock_sync``);
-* ``join [version, shard or -1, its public key, advertise host, host name]``: answered
-  ``join_ok [shard, token, control endpoint, telemetry endpoint]`` or
-  ``join_refused [reason]``.
+* ``join [version, shard or -1, its public key, advertise host, host name, byte
+  order]``: answered ``join_ok [shard, token, control endpoint, telemetry endpoint]``
+  or ``join_refused [reason]``.
 
 A join is refused, with the reason on both sides, when the worker's version is not
-ours, the shard is out of range, spawned here, or taken, every shard is taken, the
-run has started (:meth:`JoinDesk.close_joins`), or the key or host is malformed. An
-accepted worker's own public key is admitted (``RunSecurity.admit``): with it, it
-connects to control and telemetry like a spawned worker and says ``hello``.
+ours (or its byte order is not this host's), the shard is out of range, spawned here
+or taken, every shard is taken, the run has started (:meth:`JoinDesk.close_joins`),
+or the key or host is malformed. An accepted worker's own public key is admitted
+(``RunSecurity.admit``): with it, it connects to control and telemetry like a spawned
+worker and says ``hello``.
 
-Not here: the barrier that waits for the ``hello``\\ s (``barrier``), the worker's side
+Not here: the barrier that waits for the hellos (``barrier``), the worker's side
 (``worker.join``).
 """
 
@@ -28,6 +29,7 @@ import asyncio
 import ipaddress
 import logging
 import re
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -124,8 +126,8 @@ class JoinDesk(Receiver):
             raise protocol.ProtocolError(f"{kind} on the join socket")
 
     def _join(self, identity: bytes, version: str, shard: int, key: str, advertise: str,
-              host: str) -> None:
-        why = self._refusal(version, shard, key, advertise, host)
+              host: str, byteorder: str) -> None:
+        why = self._refusal(version, shard, key, advertise, host) or _order_refusal(byteorder)
         if why is not None:
             self._refuse(identity, why)
             return
@@ -169,6 +171,14 @@ class JoinDesk(Receiver):
         self.refused += 1
         log.warning("refused a join: %s", reason)
         self._reply(identity, "join_refused", reason)
+
+
+def _order_refusal(byteorder: str) -> str | None:
+    """Flash batches carry raw arrays in the machine's byte order: every host's must match."""
+    if byteorder != sys.byteorder:
+        return (f"the worker's host is {byteorder[:10]!r}-endian, this one {sys.byteorder}-endian: "
+                f"every host of a run must have the same byte order")
+    return None
 
 
 def _version_of(payload: bytes) -> int | None:

@@ -78,7 +78,7 @@ SCHEMAS: dict[str, tuple[tuple[str, tuple[type, ...]], ...]] = {
     "clock_pong": (("t", _NUM), ("tc", _NUM)),
     # joining from another host (worker <-> coordinator, join socket; docs/protocol.md)
     "join": (("version", _STR), ("shard", _INT), ("key", _STR), ("advertise", _STR),
-             ("host", _STR)),
+             ("host", _STR), ("byteorder", _STR)),
     "join_ok": (("shard", _INT), ("token", _STR), ("control", _STR), ("telemetry", _STR)),
     "join_refused": (("reason", _STR),),
     # a joined worker's run-directory files (worker -> coordinator, control):

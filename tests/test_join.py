@@ -122,7 +122,7 @@ def test_joins_that_cannot_be_taken_are_refused_and_counted(sim, tmp_path):
         joiners.start(address, foreign_client_key(keys, tmp_path / "foreign"))
         assert "refused our key" in _refused(joiners, 3)
         kind, fields = _ask(address, key_file, protocol.encode(
-            "join", "0.0.1", -1, Keypair.generate().public, "127.0.0.1", "old-host"))
+            "join", "0.0.1", -1, Keypair.generate().public, "127.0.0.1", "old-host", "little"))
         assert kind == "join_refused" and "the worker '0.0.1'" in fields[0]
         older = b"\x93\x01\xa4join\xa5hello"  # msgpack [1, "join", "hello"]: protocol 1
         kind, fields = _ask(address, key_file, older)

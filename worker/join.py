@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
 import time
 from dataclasses import dataclass
 
@@ -98,7 +99,7 @@ def join(request: JoinRequest) -> Joined:
         offset = estimator.best()
         assert offset is not None
         sock.send(protocol.encode("join", protocol.simulator_version(), request.shard, keypair.public,
-                                  advertise, socket.gethostname()[:255]))
+                                  advertise, socket.gethostname()[:255], sys.byteorder))
         kind, fields = _answer(sock, monitor, deadline, address)
         if kind == "join_refused":
             raise JoinRefused(f"the coordinator at {address} refused the join: {fields[0]}")
