@@ -19,8 +19,12 @@ and exits 1. The worker also stops on SIGTERM/SIGINT and when its parent is gone
 Every collaborator is built with what it needs (docs/worker.md, "Set-up order").
 
 Security (docs/security.md): the token and, with tcp, the CurveZMQ keys come in
-``opts.credentials`` (stdin); with tcp every socket is curve, and the edge inbox's ZAP
-handler (:class:`~shared.curve.KeyRing`) lets in only the neighbours named in ``peers``.
+``opts.credentials`` (stdin, or a join's answer); with tcp every socket is curve, and
+the edge inbox's ZAP handler (:class:`~shared.curve.KeyRing`) lets in only the
+neighbours named in ``peers``. A worker that joined from another host
+(``opts.joined``, ``worker.join``) is otherwise the same, but it starts at the
+coordinator's t0 on its own clock (``opts.offset``), re-measures that offset during
+the run (``offset_watch``) and sends its files to the coordinator (``files``).
 """
 
 from __future__ import annotations
@@ -64,7 +68,7 @@ from .lockstep_files import load_resume, restore_clock, save_checkpoint_part, sa
 from .shipping import Shipper
 from .windows import WindowLoop
 
-__all__ = ["WorkerOptions", "Worker", "StopRequested"]
+__all__ = ["Worker", "StopRequested"]
 
 log = logging.getLogger(__name__)
 
