@@ -18,6 +18,12 @@ EXAMPLES = {
     "report": (0, {"fps": 30}), "edge_hello": (1, "tok"),
     "flashes": (1, 7, array("i", [3, 4]).tobytes(), array("d", [0.5, 0.6]).tobytes()),
     "quota_request": (0, 1, 1, 5, 2, 3, 2), "quota_grant": (0, 2, 1, 5, 3, 1, 3.0), "quota_return": (0, 1, 2),
+    "phases": (0, 3, 0.1, b"\x00\x7f"),
+    "clock_ping": (-1, 12.5), "clock_pong": (12.5, 99.25),
+    "join": ("1.0", -1, "k" * 40, "10.0.0.7", "node7", "little"),
+    "join_ok": (2, "tok", "tcp://10.0.0.5:4001", "tcp://10.0.0.5:4002"),
+    "join_refused": ("the run has started",),
+    "append": (2, "shard-2.jsonl", b"{}\n"), "upload": (2, "state-2.npz", 0, 1, b"PK"),
 }
 
 
