@@ -18,7 +18,7 @@ import msgpack
 import pytest
 import zmq
 
-from shared import limits
+from shared import limits, protocol
 
 from simrun import read_jsonl
 from test_hostile_input import _endpoints
@@ -78,7 +78,7 @@ def telemetry_flood(rng: random.Random, n: int) -> Iterator[bytes]:
         lambda shard: msgpack.packb(  # a well-formed frame with impossible figures
             [1, "frame", shard, rng.randrange(1, 100), 0.5,
              rng.choice([1e300, float("nan"), 500.0]), 0.0, 108, b""]),
-        lambda shard: msgpack.packb([1, "report", shard, rng.choice(hostile_reports)(shard)]),
+        lambda shard: msgpack.packb([protocol.VERSION, "report", shard, rng.choice(hostile_reports)(shard)]),
     ])
 
 
@@ -114,7 +114,7 @@ def control_flood(rng: random.Random, n: int) -> Iterator[bytes]:
     mutate = _mutations(rng)
     return _rotate(rng, n, [
         _noise(rng),
-        lambda shard: msgpack.packb([1, "hello", shard, os.getpid(), os.urandom(8).hex()]),
+        lambda shard: msgpack.packb([protocol.VERSION, "hello", shard, os.getpid(), os.urandom(8).hex()]),
         lambda shard: msgpack.packb(rng.choice([
             [1, "quota_request", shard, 1, 1, 0, 0, 10 ** 6, 10 ** 6],
             [1, "bye", shard, "forged"],

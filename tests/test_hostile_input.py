@@ -19,6 +19,8 @@ import psutil
 import pytest
 import zmq
 
+from shared import protocol
+
 from simrun import read_jsonl
 
 pytestmark = pytest.mark.e2e  # real coordinator and worker processes
@@ -30,15 +32,15 @@ GARBAGE = [
     os.urandom(4096),
     msgpack.packb("just a string"),
     msgpack.packb([99, "flashes", 0, 1, b"", b""]),              # wrong version
-    msgpack.packb([1, "no_such_kind"]),                           # unknown kind
-    msgpack.packb([1, "flashes", "zero", 1, b"", b""]),           # wrong field type
-    msgpack.packb([1, "flashes", 0, 1, b"\x01\x02\x03", b""]),    # truncated array
-    msgpack.packb([1, "flashes", 0, 1, b"\x00" * 4, b"\x00" * 16]),  # length mismatch
-    msgpack.packb([1, "flashes", 987, 1, b"", b""]),              # not a neighbour
-    msgpack.packb([1, "hello", 0, 1, "wrong-token"]),
-    msgpack.packb([1, "frame", 55, 1, 0.0, 0.0, 0.0, 1, b""]),   # unknown shard
-    msgpack.packb([1, "report", 0, {"counters": "nope"}]),
-    msgpack.packb([1, "report", 0, {"counters": {}}]),            # once a KeyError crash
+    msgpack.packb([protocol.VERSION, "no_such_kind"]),                           # unknown kind
+    msgpack.packb([protocol.VERSION, "flashes", "zero", 1, b"", b""]),           # wrong field type
+    msgpack.packb([protocol.VERSION, "flashes", 0, 1, b"\x01\x02\x03", b""]),    # truncated array
+    msgpack.packb([protocol.VERSION, "flashes", 0, 1, b"\x00" * 4, b"\x00" * 16]),  # length mismatch
+    msgpack.packb([protocol.VERSION, "flashes", 987, 1, b"", b""]),              # not a neighbour
+    msgpack.packb([protocol.VERSION, "hello", 0, 1, "wrong-token"]),
+    msgpack.packb([protocol.VERSION, "frame", 55, 1, 0.0, 0.0, 0.0, 1, b""]),   # unknown shard
+    msgpack.packb([protocol.VERSION, "report", 0, {"counters": "nope"}]),
+    msgpack.packb([protocol.VERSION, "report", 0, {"counters": {}}]),            # once a KeyError crash
     b"\xdd\xff\xff\xff\xff",                                      # claims a 4G array
 ]
 #: Messages each bound socket counts for certain: GARBAGE and one multipart message

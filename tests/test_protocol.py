@@ -54,11 +54,15 @@ def test_encode_rejects_sender_bugs():
         protocol.encode("hello", 1)
 
 
+V = protocol.VERSION
+
+
 @pytest.mark.parametrize("payload", [
-    b"", b"\xc1", msgpack.packb({"v": 1}), msgpack.packb([1]), msgpack.packb([2, "stop", "x"]),
-    msgpack.packb([1, "nope"]), msgpack.packb([1, 5, 6]), msgpack.packb([1, "stop"]),
-    msgpack.packb([1, "stop", 5]), msgpack.packb([1, "links_ready", True]),
-    msgpack.packb([1, "start", "soon"]), msgpack.packb([1, "stop", "a", "b"]),
+    b"", b"\xc1", msgpack.packb({"v": 1}), msgpack.packb([V]), msgpack.packb([V + 1, "stop", "x"]),
+    msgpack.packb([V - 1, "stop", "x"]),  # a version that was, or will be: refused alike
+    msgpack.packb([V, "nope"]), msgpack.packb([V, 5, 6]), msgpack.packb([V, "stop"]),
+    msgpack.packb([V, "stop", 5]), msgpack.packb([V, "links_ready", True]),
+    msgpack.packb([V, "start", "soon"]), msgpack.packb([V, "stop", "a", "b"]),
 ])
 def test_decode_rejects_malformed(payload):
     with pytest.raises(protocol.ProtocolError):
