@@ -34,9 +34,9 @@ class Tmux:
 
     def __init__(self, tmp: Path, command: str) -> None:
         self.socket = str(tmp / "tmux.sock")
+        self.exit_file = tmp / "exit_code"
         self.tmux("-f", "/dev/null", "new-session", "-d", "-s", "view", "-x", str(COLS),
-                  "-y", str(ROWS), command)
-        self.tmux("set-option", "-t", "view", "remain-on-exit", "on")
+                  "-y", str(ROWS), f"{command}; echo $? > {self.exit_file}")
         self.pane_pid = int(self.tmux("display-message", "-p", "-t", "view", "#{pane_pid}"))
 
     def tmux(self, *args: str) -> str:
@@ -47,10 +47,27 @@ class Tmux:
         return subprocess.run(["tmux", "-S", self.socket, "capture-pane", "-p", "-e", "-N", "-t", "view"],
                               check=True, capture_output=True, text=True, timeout=30).stdout
 
-    def dead_status(self) -> int | None:
-        state = self.tmux("display-message", "-p", "-t", "view",
-                          "#{pane_dead} #{pane_dead_status}").split()
-        return int(state[1]) if state[0] == "1" else None
+    def state(self) -> str:
+        """What the pane shows and which of its processes live, for a failure's message."""
+        try:
+            shown = self.capture()[-1500:]
+        except subprocess.CalledProcessError:
+            shown = "(the tmux session is gone)"
+        try:
+            tree = [f"{p.pid} {p.status()} {' '.join(p.cmdline()[:4])}"
+                    for p in [psutil.Process(self.pane_pid),
+                              *psutil.Process(self.pane_pid).children(recursive=True)]]
+        except psutil.NoSuchProcess:
+            tree = ["(the pane's process is gone)"]
+        return "\n".join([shown, *tree])
+
+    def exit_code(self) -> int | None:
+        """The coordinator's exit code, once it exited (the shell writes it to a file:
+        tmux's own pane_dead_status is sometimes left empty)."""
+        try:
+            return int(self.exit_file.read_text())
+        except (OSError, ValueError):
+            return None
 
     def close(self) -> None:
         try:
@@ -81,14 +98,14 @@ def picture_box(term: Term) -> tuple[int, int, int, int] | None:
     return min(xs), min(ys), max(xs) + 1, max(ys) + 1
 
 
-def wait_for(condition, what: str, timeout: float = 90.0):
+def wait_for(condition, what: str, timeout: float = 90.0, state=lambda: ""):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
         time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what}\n{state()}")
 
 
 def run_command(tmp: Path, term: str, *extra: str) -> str:
@@ -129,8 +146,8 @@ def test_the_grid_is_always_visible_and_fills_the_terminal(tmp_path: Path, term:
             colours_seen.update(pixels)
         assert palette.unlit in colours_seen
         tmux.tmux("send-keys", "-t", "view", "q")
-        assert wait_for(lambda: tmux.dead_status() is not None, "the coordinator to exit") is not None
-        assert tmux.dead_status() == 0
+        wait_for(lambda: tmux.exit_code() is not None, "the coordinator to exit", state=tmux.state)
+        assert tmux.exit_code() == 0
     finally:
         tmux.close()
 
@@ -153,11 +170,14 @@ def test_p_shows_the_phase_view_in_a_real_run(tmp_path: Path) -> None:
             pixels = {shown.pixel(x, y) for y in range(2 * PICTURE_ROWS) for x in range(86)}
             return pixels & set(palette.hues)
 
+        def most_of_the_wheel() -> set[int] | None:
+            hues = hues_shown()
+            return hues if len(hues) >= 8 else None
+
         # random initial phases: most of the wheel shows once the samples arrived
-        assert len(wait_for(lambda: (h := hues_shown()) if len(h) >= 8 else None,
-                            "phase colours")) >= 8
+        assert len(wait_for(most_of_the_wheel, "phase colours")) >= 8
         tmux.tmux("send-keys", "-t", "view", "q")
-        wait_for(lambda: tmux.dead_status() is not None, "the coordinator to exit")
-        assert tmux.dead_status() == 0
+        wait_for(lambda: tmux.exit_code() is not None, "the coordinator to exit", state=tmux.state)
+        assert tmux.exit_code() == 0
     finally:
         tmux.close()
