@@ -149,3 +149,11 @@ def test_the_shard_config_checks_the_lattice() -> None:
     wire = {**good.to_wire(), "phase_cols": True}
     with pytest.raises(ShardConfigError, match="phase_cols"):
         ShardConfig.from_wire(wire)
+
+
+def test_a_shard_without_lattice_cells_samples_nothing() -> None:
+    view, config, agents = build((12, 8), 1, 2)  # one character: a 1x1 lattice, cell (0, 0)
+    assert view.phase_lattice == (1, 1)
+    assert [view.phase_samples(k) for k in range(2)] == [1, 0]
+    assert len(phase_sampler(shard_config(config, 0), agents[0]) or ()) == 1
+    assert phase_sampler(shard_config(config, 1), agents[1]) is None

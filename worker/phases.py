@@ -65,15 +65,18 @@ class PhaseSampler:
 
     def sample(self, now: float) -> bytes:
         """The picked agents' phases at `now`, one byte each, in lattice order."""
-        phase = np.mod(now - self.epochs[self.picks], self.period)
-        q = (phase * self._scale).astype(np.int64)
-        np.clip(q, 0, PHASE_STEPS - 1, out=q)  # mod may round up to P itself
-        return q.astype(np.uint8).tobytes()
+        x = self.epochs[self.picks]  # a copy: the gather
+        np.subtract(now, x, out=x)
+        x *= self._scale
+        np.mod(x, PHASE_STEPS, out=x)
+        np.minimum(x, PHASE_STEPS - 1, out=x)  # mod may round up to PHASE_STEPS itself
+        return x.astype(np.uint8).tobytes()
 
 
 def phase_sampler(config: ShardConfig, agents: ShardAgents) -> PhaseSampler | None:
     """The sampler a worker with ``config`` runs for its ``agents``; None when the
-    coordinator asked for no phases (no live view)."""
+    coordinator asked for no phases (no live view) or no lattice cell is this shard's
+    (the coordinator then expects none: ``phase_samples`` is 0)."""
     cols, rows = config.phase_cols, config.phase_rows
     if not (cols and rows):
         return None
@@ -83,4 +86,6 @@ def phase_sampler(config: ShardConfig, agents: ShardAgents) -> PhaseSampler | No
     xs = [x for x in first_cells(width, cols) if shard.x0 <= x < shard.x0 + shard.width]
     ys = [y for y in first_cells(height, rows) if shard.y0 <= y < shard.y0 + shard.height]
     picks = np.array([local[y * width + x] for y in ys for x in xs], dtype=np.int64)
+    if not len(picks):  # no lattice point in this shard: nothing to send
+        return None
     return PhaseSampler(agents.epoch_view, agents.period, picks)
