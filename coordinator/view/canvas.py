@@ -136,7 +136,10 @@ class Canvas:
         self._char_top, self._char_bottom = screen.top, screen.bottom
         self._under_top = [codes[u] for u in screen.top_under]
         self._under_bottom = [codes[u] for u in screen.bottom_under]
-        self._pixel_chars = screen.pixel_chars
+        geo = self.geometry
+        enlarged = (geo.screen_w, geo.screen_h) != (geo.pix_w, geo.pix_h)
+        self._pixel_chars = screen.pixel_chars if enlarged else None  # None: one char each
+        self._pixel_char = [chars[0] if chars else 0 for chars in screen.pixel_chars]
         self.invalidate()
 
     def invalidate(self) -> None:
@@ -188,7 +191,8 @@ class Canvas:
 
     def _evaluate(self, pixels: list[int], now: float, grain: float) -> None:
         """Set the level of each pixel, mark changed cells, schedule the next change."""
-        level, pixel_last, pixel_chars = self._level, self._pixel_last, self._pixel_chars
+        level, pixel_last = self._level, self._pixel_last
+        pixel_char, pixel_chars = self._pixel_char, self._pixel_chars
         due, wheel, dirty = self._due, self._wheel, self._dirty
         fade, top = self.fade, self.levels
         step, scale, no_due = fade / top, top / fade, NO_DUE
@@ -207,7 +211,10 @@ class Canvas:
                     wheel[key].append(p)
             if lv != level[p]:
                 level[p] = lv
-                dirty.update(pixel_chars[p])
+                if pixel_chars is None:
+                    dirty.add(pixel_char[p])
+                else:
+                    dirty.update(pixel_chars[p])
 
     def key(self, col: int, row: int) -> int:
         """The glyph key the screen shows at character (col, row) after `changes`."""

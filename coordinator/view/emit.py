@@ -13,6 +13,7 @@ only spells them.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 
 import numpy as np
@@ -31,31 +32,28 @@ class Emitter:
     def __init__(self, geometry: Geometry, glyphs: Sequence[Glyph]) -> None:
         self.width = geometry.screen_w
         moves = [move(row, col) for row in range(geometry.char_rows) for col in range(self.width)]
-        sgrs = sorted({sgr for sgr, _ in glyphs})
-        chars = sorted({char for _, char in glyphs})
-        sgr_id = {sgr: i for i, sgr in enumerate(sgrs)}
-        char_id = {char: i for i, char in enumerate(chars)}
-        self._sgr_base = len(moves)
-        self._char_base = self._sgr_base + len(sgrs)
-        self._pieces = [*moves, *sgrs, *chars]
-        self._key_sgr = np.array([sgr_id[sgr] for sgr, _ in glyphs], dtype=np.int64)
-        self._key_char = np.array([char_id[char] for _, char in glyphs], dtype=np.int64)
+        sgrs = {sgr: i for i, sgr in enumerate(sorted({sgr for sgr, _ in glyphs}))}
+        # pieces: every cursor move, then each glyph with its SGR, then each glyph alone
+        self._with_sgr = len(moves)
+        self._alone = self._with_sgr + len(glyphs)
+        self._pieces = [*moves, *(sgr + char for sgr, char in glyphs), *(char for _, char in glyphs)]
+        self._key_sgr = np.array([sgrs[sgr] for sgr, _ in glyphs], dtype=np.int64)
 
     def text(self, cells: Sequence[int] | np.ndarray, keys: Sequence[int] | np.ndarray) -> str:
         """The text for cells `cells` (ascending) showing glyph keys `keys`; "" for none."""
         c = np.asarray(cells, dtype=np.int64)
-        if not len(c):
+        n = len(c)
+        if not n:
             return ""
         k = np.asarray(keys, dtype=np.int64)
-        sgr = self._key_sgr[k]
-        pieces = np.full((len(c), 3), -1, dtype=np.int64)
-        moved = np.ones(len(c), dtype=bool)
+        moved = np.ones(n, dtype=bool)
         moved[1:] = (c[1:] != c[:-1] + 1) | (c[1:] % self.width == 0)
-        pieces[moved, 0] = c[moved]
-        recoloured = np.ones(len(c), dtype=bool)
+        sgr = self._key_sgr[k]
+        recoloured = np.ones(n, dtype=bool)
         recoloured[1:] = sgr[1:] != sgr[:-1]
-        pieces[recoloured, 1] = sgr[recoloured] + self._sgr_base
-        pieces[:, 2] = self._key_char[k] + self._char_base
-        flat = pieces.ravel()
-        table = self._pieces
-        return "".join([table[i] for i in flat[flat >= 0].tolist()]) + RESET
+        pieces = np.empty((n, 2), dtype=np.int64)
+        pieces[:, 0] = np.where(moved, c, -1)
+        pieces[:, 1] = k + np.where(recoloured, self._with_sgr, self._alone)
+        ids = pieces.ravel()
+        ids = ids[ids >= 0].tolist()  # at least the first cell's move and glyph: two
+        return "".join(operator.itemgetter(*ids)(self._pieces)) + RESET
