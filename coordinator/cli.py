@@ -96,6 +96,14 @@ def run(
                                        help="with --listen: the keys made by `sim-coordinator keys DIR`"),
     join_timeout: float = typer.Option(DEFAULTS["join_timeout"], "--join-timeout",
                                        help="with --listen: seconds to wait for every worker to join"),
+    on_worker_loss: str = typer.Option(
+        DEFAULTS["on_worker_loss"], "--on-worker-loss", metavar="MODE",
+        help="abort: a lost worker ends the run (exit 3); restart (lock-step): every shard "
+             "goes back to the last checkpoint, a new worker takes the lost shard, and the "
+             "run replays to the same end (checkpoints every 2 simulated s unless "
+             "--checkpoint-every says otherwise)"),
+    max_restarts: int = typer.Option(DEFAULTS["max_restarts"], "--max-restarts",
+                                     help="with restart: restarts per shard; one more loss aborts"),
     limit: Optional[int] = typer.Option(DEFAULTS["limit"],
                                         help="global cap on agent steps in flight across all shards"),
     show_shards: bool = typer.Option(DEFAULTS["show_shards"], "--show-shards",
@@ -146,7 +154,7 @@ def run(
         trace_signals=trace_signals, trace_quota=trace_quota, transport=transport, limit=limit,
         show_shards=show_shards, view_fps=view_fps, clock=clock, delay=delay,
         checkpoint_every=checkpoint_every, loop=loop, listen=listen, spawn=spawn, keys=keys,
-        join_timeout=join_timeout)
+        join_timeout=join_timeout, on_worker_loss=on_worker_loss, max_restarts=max_restarts)
     if listen is not None and not _typed(ctx, "transport"):
         options["transport"] = "tcp"  # --listen means tcp
     if workers is not None:  # else RunConfig's default: the cores this process may use
@@ -166,7 +174,8 @@ def run(
 
 #: What a resumed run may change; every other option comes from the run it continues.
 _RESUME_MAY_CHANGE = ("workers", "duration", "checkpoint_every", "transport", "log_dir",
-                      "headless", "log_level", "fps", "show_shards", "view_fps", "resume", "loop")
+                      "headless", "log_level", "fps", "show_shards", "view_fps", "resume", "loop",
+                      "on_worker_loss", "max_restarts")
 
 
 def _resumed(ctx: typer.Context, run_dir: str, options: dict[str, Any]) -> RunConfig:

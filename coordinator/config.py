@@ -33,6 +33,7 @@ from shared.keyfiles import KeyFileError, load_coordinator_keys
 
 from . import capacity
 from .listening import SPAWN_LOCAL, host_problems, spawned_workers
+from .recovery import ABORT, ON_LOSS, RESTART
 
 __all__ = ["RunConfig", "ConfigError", "DEFAULT_GRID", "default_workers"]
 
@@ -53,6 +54,10 @@ def default_workers() -> int:
 #: The coupling delay of a lock-step run when --delay is not given: 10 ms, a tenth of
 #: the default reset jitter; 100 windows per simulated second (docs/lockstep.md).
 LOCKSTEP_DELAY = 0.01
+
+#: Lock-step checkpoints with --on-worker-loss restart when no --checkpoint-every is
+#: given: every 2 simulated seconds (docs/lockstep.md, "Restarts": their cost measured).
+RESTART_CHECKPOINT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,8 @@ class RunConfig:
     spawn: str = SPAWN_LOCAL  # local, none, or how many workers start here
     keys: str | None = None  # with --listen: the folder of `sim-coordinator keys DIR`
     join_timeout: float = 120.0  # seconds to wait for every worker to join
+    on_worker_loss: str = ABORT  # abort, or restart (lock-step: roll back to a checkpoint)
+    max_restarts: int = 3  # per shard, with restart; past it the run aborts
     limit: int | None = None
     yield_every: int = 16
     heartbeat_timeout: float = 10.0  # > a coordinator stalled 5-8 s (docs/protocol.md, "Liveness")
@@ -179,6 +186,17 @@ class RunConfig:
                                  join_timeout=self.join_timeout, local_files=local_files)
         if problems:
             raise ConfigError(problems[0])
+        if self.on_worker_loss not in ON_LOSS:
+            raise ConfigError(f"--on-worker-loss {self.on_worker_loss!r}: must be "
+                              f"{' or '.join(ON_LOSS)}")
+        if not isinstance(self.max_restarts, int) or self.max_restarts < 0:
+            raise ConfigError(f"--max-restarts {self.max_restarts}: must be an int >= 0")
+        if self.on_worker_loss == RESTART and self.clock != "lockstep":
+            raise ConfigError("--on-worker-loss restart: a real-time run cannot restart a "
+                              "shard yet; use it with --clock lockstep (or leave it out: abort)")
+        if self.on_worker_loss == RESTART and self.spawned < self.workers:
+            raise ConfigError("--on-worker-loss restart needs every worker on this host "
+                              "(--spawn local): a joined worker is not started again")
         if self.keys is not None:
             try:
                 load_coordinator_keys(self.keys)
@@ -209,6 +227,14 @@ class RunConfig:
         if self.delay is not None:
             return self.delay
         return LOCKSTEP_DELAY if self.clock == "lockstep" else 0.0
+
+    @property
+    def checkpoint_interval(self) -> float:
+        """Simulated seconds between lock-step checkpoints: ``--checkpoint-every``, or
+        with ``--on-worker-loss restart`` and none given, :data:`RESTART_CHECKPOINT_S`."""
+        if self.checkpoint_every or self.on_worker_loss != RESTART:
+            return float(self.checkpoint_every)
+        return RESTART_CHECKPOINT_S
 
     @property
     def spawned(self) -> int:
@@ -289,7 +315,7 @@ class RunConfig:
             yield_every=self.yield_every, limit=self.limit, lease_s=lease_s,
             trace_signals=self.trace_signals, trace_quota=self.trace_quota, clock=self.clock,
             delay=float(self.coupling_delay), duration=float(self.duration),
-            checkpoint_every=float(self.checkpoint_every), resume=self.resume is not None,
+            checkpoint_every=self.checkpoint_interval, resume=self.resume is not None,
             phase_cols=self.phase_cols, phase_rows=self.phase_rows)
 
     def to_dict(self) -> dict[str, Any]:

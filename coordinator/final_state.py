@@ -37,7 +37,8 @@ _STATE_KEYS = {"cells", "epoch", "flash_count", "train_cells", "train_times", "t
 def merge_state(run_dir: Path, workers: int, cells: int,
                 before: Checkpoint | None = None) -> dict[str, Any]:
     """Merge the parts into STATE_NPZ (then remove them) and return the summary's
-    ``state_hash``, ``flash_train_hash`` and ``sim_time``. ``before``: the checkpoint a
+    ``state_hash``, ``flash_train_hash`` and ``sim_time``, and ``train_flashes``, the
+    flashes in the whole train (not a summary field). ``before``: the checkpoint a
     resumed run started from (its flash train comes first). A missing part or parts
     that stopped at different times raise ValueError naming it."""
     parts = []
@@ -82,7 +83,7 @@ def merge_state(run_dir: Path, workers: int, cells: int,
         (run_dir / state_part(k)).unlink()
     return {"state_hash": state_hash.hexdigest(),
             "flash_train_hash": hashlib.sha256(train.tobytes()).hexdigest(),
-            "sim_time": t}
+            "sim_time": t, "train_flashes": len(train)}
 
 
 def merge_checkpoint(run_dir: Path, workers: int, cells: int, meta: dict[str, Any],

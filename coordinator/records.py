@@ -34,9 +34,11 @@ import psutil
 import zmq
 
 from shared import protocol
-from shared.partition import Shard, ShardLayout
-from shared.runlog.schema import (COORDINATOR_LOG, INIT_NPY, RUN_JSON, SCHEMA_VERSION,
-                                  SUMMARY_JSON)
+from shared.checkpoint import Checkpoint
+from shared.grid import Grid
+from shared.partition import Shard, ShardLayout, shard_layouts
+from shared.runlog.schema import (COORDINATOR_LOG, INIT_NPY, RESUME_NPZ, RUN_JSON,
+                                  SCHEMA_VERSION, SUMMARY_JSON)
 
 from .config import RunConfig
 
@@ -203,6 +205,18 @@ class RunRecords:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def write_start(self, config: RunConfig, shards: Sequence[Shard],
+                    resumed: Checkpoint | None) -> None:
+        """run.json, and the files the first workers read: the ``--init FILE`` phases
+        and the checkpoint of ``--resume``."""
+        self.write_run(run_record(config, self.run_dir, shards,
+                                  shard_layouts(Grid(*config.grid), shards)))
+        given = config.given_phases()
+        if given is not None:
+            self.write_phases(given)
+        if resumed is not None:
+            resumed.save(self.run_dir / RESUME_NPZ)
 
     def write_run(self, record: Mapping[str, Any]) -> None:
         try:

@@ -37,24 +37,26 @@ from typing import Any, AsyncIterator, Callable, Iterator, Sequence
 
 
 from shared.grid import Grid
-from shared.partition import Shard, partition, shard_layouts
 from shared.checkpoint import Checkpoint
-from shared.runlog.schema import COORDINATOR_TEXT_LOG, RESUME_NPZ
+from shared.partition import Shard, partition
+from shared.runlog.schema import COORDINATOR_TEXT_LOG
 
-from .aggregator import Aggregator, status_line
+from .aggregator import Aggregator
 from .barrier import Barrier
 from .config import RunConfig
 from .console import Console
 from .control import HEARTBEAT_S, ControlChannel
 from .departures import Departures
-from .final_state import merge_checkpoint, merge_state, remove_parts
+from .interval_lines import IntervalLines
 from .launcher import WorkerProcesses
 from .liveness import Liveness, Loss
+from .lockstep_files import LockstepFiles
 from .quota_desk import LEASE_S, TICK_S, QuotaDesk
 from .receiver import Receiver
-from .records import RunRecords, create_run_dir, run_record, summary_line, summary_record
-from .stop import EXIT_CODES, SetupError, StopRequest, exit_reason, stop_grace
+from .records import RunRecords, create_run_dir, summary_line, summary_record
+from .recovery import Recoveries, Recovery, across
 from .sockets import RunSockets, open_sockets
+from .stop import EXIT_CODES, RESTART, SetupError, StopRequest, exit_reason, stop_grace
 from .telemetry import TelemetryStream
 from .view.driver import ViewDriver, flash_feed, phase_lattice_config, status_info
 from .view.live import LiveView
@@ -98,13 +100,18 @@ class Session:
         self.error: str | None = None
         self.liveness = Liveness(config.workers)
         self._own_stall = 0.0  # the longest gap between two turns of the run loop, seconds
-        self._last_interval: dict[str, Any] = {}  # the newest coordinator.jsonl line
-        self._t0: float | None = None  # the start barrier's time, once the run started
-        self._line_t = 0.0  # the run time of the newest coordinator.jsonl line
-        self._sim_progress = (0.0, 0.0)  # lock-step: (sim time, wall t) at the last line
+        self.lines = IntervalLines(config, self._status)
+        self._t0: float | None = None  # the first start barrier's time: run time 0
         # --resume: the checkpoint this run continues (checked by the config already)
         self._resumed: Checkpoint | None = (config.resume_checkpoint()
                                             if config.resume is not None else None)
+        self._lockstep: LockstepFiles | None = None  # a lock-step run's, once its folder exists
+        self.recoveries = Recoveries(config.on_worker_loss, config.max_restarts)
+        self._restarting: tuple[dict[int, Loss], float, float] | None = None  # lost, when, from
+        self._loss_noticed = 0.0  # lock-step: when the run loop saw the loss
+
+    def _status(self, line: str) -> None:
+        self.console.out(line, status=True)
 
     def request_stop(self, reason: str) -> None:
         if self.stop.request(reason) and reason in ("interrupted", "terminated"):
@@ -115,42 +122,49 @@ class Session:
         cfg = self.config
         run_dir = create_run_dir(cfg.log_dir, cfg.seed)
         self.console.out(f"run directory: {run_dir}")
+        if cfg.clock == "lockstep":
+            self._lockstep = LockstepFiles(run_dir, cfg, self._resumed)
         started = time.monotonic()
         grid = Grid(*cfg.grid)
         shards = partition(grid, cfg.workers)
         view = self._live_view(shards) if self.live_view else None
-        aggregator = Aggregator(cfg.workers, cfg.period, cfg.fps, on_heard=self.liveness.heard,
-                                on_flashes=None if view is None else flash_feed(view), phases=view)
-        desk = None if cfg.limit is None else QuotaDesk(cfg.limit, cfg.workers, lease_s=LEASE_S)
+        aggregator = self._aggregator(view)
         receivers: list[Receiver] = []  # their rejects go in the summary
+        earlier: list[dict[str, Any]] = []  # the summaries of generations rolled back
         with RunRecords(run_dir) as records:
             try:
-                async with contextlib.AsyncExitStack() as stack:  # unwinds after the handlers go
-                    with self._signals_handled():
-                        try:
-                            records.write_run(run_record(cfg, run_dir, shards, shard_layouts(grid, shards)))
-                            given = cfg.given_phases()  # --init FILE: every worker reads this copy
-                            if given is not None:
-                                records.write_phases(given)
-                            if self._resumed is not None:  # --resume: every worker reads this copy
-                                self._resumed.save(run_dir / RESUME_NPZ)
-                            await self._launch_and_run(stack, records, aggregator, desk, view, receivers)
-                        except (SetupError, OSError) as exc:  # OSError: e.g. a full disk; the
-                            self._failed(str(exc))                # message names the file
-                        except Exception as exc:
-                            log.exception("coordinator failed")
-                            self._failed(f"{type(exc).__name__}: {exc}")
+                first = True
+                while True:
+                    desk = None if cfg.limit is None else QuotaDesk(cfg.limit, cfg.workers, lease_s=LEASE_S)
+                    async with contextlib.AsyncExitStack() as stack:  # unwinds after the handlers go
+                        with self._signals_handled():
+                            try:
+                                if first:
+                                    records.write_start(cfg, shards, self._resumed)
+                                    first = False
+                                await self._launch_and_run(stack, records, aggregator, desk, view, receivers)
+                            except (SetupError, OSError) as exc:  # OSError: e.g. a full disk; the
+                                self._failed(str(exc))                # message names the file
+                            except Exception as exc:
+                                log.exception("coordinator failed")
+                                self._failed(f"{type(exc).__name__}: {exc}")
+                    if not self._roll_back():
+                        break
+                    earlier.append(aggregator.summary())
+                    aggregator = self._aggregator(view)  # a generation's figures start afresh
+                    cfg = self.config
             finally:
                 reason = exit_reason(self.stop.reason, bool(self.lost))
                 duration_s = time.monotonic() - started
-                figures = {**aggregator.summary(), "longest_silence_s": self.liveness.measurements(),
-                           **(self._sockets.refusals() if self._sockets else {})}
-                if cfg.clock == "lockstep":
-                    self._merge_checkpoint(run_dir)  # the last one the workers saved
-                if cfg.clock == "lockstep" and reason == "duration":
-                    figures.update(self._final_state(run_dir, duration_s))
-                if cfg.clock == "lockstep":
-                    remove_parts(run_dir)
+                figures = {**across(earlier, aggregator.summary()),
+                           "longest_silence_s": self.liveness.measurements(),
+                           **(self._sockets.refusals() if self._sockets else {}),
+                           **self.recoveries.summary()}
+                if self._lockstep is not None:
+                    self._lockstep.merge()  # the last checkpoint the workers saved
+                    if reason == "duration":
+                        figures.update(self._final_state(duration_s))
+                    self._lockstep.clean()
                 summary = summary_record(
                     reason=reason, duration_s=duration_s, config=cfg, figures=figures,
                     workers_lost={s: loss.to_dict() for s, loss in sorted(self.lost.items())},
@@ -158,6 +172,30 @@ class Session:
                 records.write_summary(summary)
                 self.console.out(summary_line(summary))
         return EXIT_CODES[reason]
+
+    def _aggregator(self, view: LiveView | None) -> Aggregator:
+        cfg = self.config
+        return Aggregator(cfg.workers, cfg.period, cfg.fps, on_heard=self.liveness.heard,
+                          on_flashes=None if view is None else flash_feed(view), phases=view)
+
+    def _roll_back(self) -> bool:
+        """After a generation ended for a restart (lock-step, coordinator.recovery): go
+        back to the newest merged checkpoint, or to the start, and say so; False when
+        the run is over instead."""
+        if self.stop.reason != RESTART or self.error is not None or self._lockstep is None:
+            return False
+        lost = dict(self.lost)
+        self.recoveries.restarting(lost)
+        t = self._lockstep.roll_back()
+        self.config, self._resumed = self._lockstep.config, self._lockstep.resumed
+        self.console.out(f"restarting: shards {sorted(lost)} lost; every shard goes back to "
+                         f"the checkpoint at {t:g} s")
+        self._restarting = (lost, self._loss_noticed, t)
+        self.lost.clear()
+        self.stop = StopRequest()
+        self.liveness = Liveness(self.config.workers)
+        self.lines = IntervalLines(self.config, self._status, since=self.lines.t, sim_since=t)
+        return True
 
     async def _launch_and_run(self, stack: contextlib.AsyncExitStack, records: RunRecords,
                               aggregator: Aggregator, desk: QuotaDesk | None, view: LiveView | None,
@@ -196,6 +234,12 @@ class Session:
             if sockets.joins is not None:
                 sockets.joins.close_joins("the run has started (or stopped): every shard is taken")
         telemetry.start(t0)  # frames are due from t0 on
+        if self._restarting is not None:  # a new generation: its agents run from t0 on
+            lost, noticed, resumed_from = self._restarting
+            for k, loss in sorted(lost.items()):
+                self.recoveries.recovered(Recovery(k, loss.reason, loss.since_s, resumed_from,
+                                                   t0 - noticed))
+            self._restarting = None
         if view is not None:
             await stack.enter_async_context(self._showing(view, w, t0))
         await self._run_loop(w, t0)
@@ -232,7 +276,7 @@ class Session:
         """The view owns the terminal for the ``async with`` block."""
         loop = asyncio.get_running_loop()
         driver = ViewDriver(view, status=lambda t: status_info(
-            t, r=w.aggregator.r, latest=w.aggregator.live_latest(), record=self._last_interval,
+            t, r=w.aggregator.r, latest=w.aggregator.live_latest(), record=self.lines.last,
             workers_alive=len(w.departures.present()), workers_total=self.config.workers,
             stalled=self.liveness.stalled),
             request_stop=self.request_stop, t0=t0, out=sys.stdout)
@@ -251,7 +295,7 @@ class Session:
     # -- the run -------------------------------------------------------------------------
     async def _run_loop(self, w: _Wiring, t0: float) -> None:
         cfg = self.config
-        self._t0 = t0
+        self._t0 = t0 if self._t0 is None else self._t0  # a restart's lines go on from there
         loop = asyncio.get_running_loop()
         lockstep = cfg.clock == "lockstep"  # --duration is simulated: the shards say when
         end = t0 + cfg.duration if cfg.duration > 0 and not lockstep else float("inf")
@@ -265,10 +309,11 @@ class Session:
             now = loop.time()
             self._note_own_stall(now - last_turn)
             last_turn = now
-            if lockstep and cfg.checkpoint_every:
-                self._merge_checkpoint(w.run_dir)
+            if self._lockstep is not None and cfg.checkpoint_interval:
+                self._lockstep.merge()
             if lockstep and self.lost:  # its neighbours cannot pass the next barrier
-                self.request_stop("workers_lost")
+                self._loss_noticed = time.monotonic()
+                self.request_stop(RESTART if self.recoveries.allows(self.lost) else "workers_lost")
                 break
             if now >= end or (lockstep and self._lockstep_done(w)):
                 self.request_stop("duration")
@@ -280,7 +325,7 @@ class Session:
                 w.channel.broadcast("heartbeat", now)
                 next_beat = now + HEARTBEAT_S
             if now >= next_line:
-                self._interval_line(w, now - t0)
+                self._interval_line(w, now - self._t0)
                 next_line += cfg.report_interval
             w.departures.drain_events(read=True)  # all that is queued, before judging silence
             w.departures.check_exits(during_setup=False)
@@ -295,17 +340,6 @@ class Session:
                 except asyncio.TimeoutError:
                     pass
 
-    def _merge_checkpoint(self, run_dir: Path) -> None:
-        """Lock-step: merge the newest checkpoint all workers have saved, if any."""
-        cfg = self.config
-        try:
-            t = merge_checkpoint(run_dir, cfg.workers, cfg.agents, cfg.model_key(), self._resumed)
-        except (OSError, ValueError) as exc:
-            log.error("checkpoint: %s", exc)
-            return
-        if t is not None:
-            log.info("checkpoint at %.3f simulated s merged into %s", t, run_dir)
-
     def _lockstep_done(self, w: _Wiring) -> bool:
         """Has every shard still alive reached the simulated duration?"""
         alive = w.departures.present()
@@ -313,37 +347,19 @@ class Session:
         return bool(alive) and all(last.get(k, 0.0) >= self.config.duration - 1e-9 for k in alive)
 
     def _interval_line(self, w: _Wiring, t: float, final: bool = False) -> None:
-        record = w.aggregator.interval(t, len(w.departures.present()))
-        self._line_t = t
-        if final:  # after the workers stopped: a short run still has one line. Its
-            # frame rate and lateness span the shut-down, so it gives neither.
-            record.update(final=True, min_fps=None, worst_p99_flash_lateness_ms=None)
-        malformed = w.channel.malformed + w.telemetry.malformed
-        if malformed:
-            record["malformed_rejected"] = malformed
-        if w.desk is not None:
-            record["quota"] = w.desk.interval_fields(self.config.report_interval)
-        if self.config.clock == "lockstep":
-            shards = w.departures.present() or list(w.aggregator.last_t)  # final: all have left
-            sim_t = min((w.aggregator.last_t.get(k, 0.0) for k in shards), default=0.0)
-            last_sim, last_wall = self._sim_progress
-            record["sim_t"] = round(sim_t, 3)
-            record["rtf"] = round((sim_t - last_sim) / max(t - last_wall, 1e-9), 3)
-            self._sim_progress = (sim_t, t)
-        w.records.write_interval(record)
-        if not final:  # the summary line follows at once
-            self.console.out(status_line(record, self.config.workers), status=True)
-        self._last_interval = record
+        self.lines.write(t, aggregator=w.aggregator, present=w.departures.present(),
+                         malformed=w.channel.malformed + w.telemetry.malformed, desk=w.desk,
+                         records=w.records, final=final)
 
-    def _final_state(self, run_dir: Path, duration_s: float) -> dict[str, Any]:
+    def _final_state(self, duration_s: float) -> dict[str, Any]:
         """Lock-step: merge the workers' final states (state.npz) and hash them."""
+        assert self._lockstep is not None
         try:
-            state = merge_state(run_dir, self.config.workers, self.config.agents, self._resumed)
+            return self._lockstep.final(duration_s, replayed=bool(self.recoveries.done))
         except (OSError, ValueError) as exc:
             self.error = f"final state: {exc}"
             log.error("%s", self.error)
             return {}
-        return {**state, "rtf": round(state["sim_time"] / max(duration_s, 1e-9), 3)}
 
     # -- liveness ------------------------------------------------------------------------
     def _note_own_stall(self, gap: float) -> None:
@@ -373,5 +389,6 @@ class Session:
         await w.departures.stop_all(self.stop.reason or "done", grace)
         if self._t0 is not None:  # the run had started: its last, partial interval
             t = asyncio.get_running_loop().time() - self._t0
-            if t - self._line_t > FINAL_LINE_MIN_S:
+            if t - self.lines.t > FINAL_LINE_MIN_S:
                 self._interval_line(w, t, final=True)
+

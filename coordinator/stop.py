@@ -19,12 +19,15 @@ from __future__ import annotations
 import asyncio
 import signal
 
-__all__ = ["EXIT_CODES", "SetupError", "StopRequest", "exit_reason", "exit_text", "stop_grace",
+__all__ = ["EXIT_CODES", "RESTART", "SetupError", "StopRequest", "exit_reason", "exit_text", "stop_grace",
            "unstopped_reason", "SETUP_STOP_GRACE_S", "STALLED_STOP_GRACE_S"]
 
 EXIT_CODES: dict[str, int] = {"duration": 0, "quit": 0, "interrupted": 130, "terminated": 143,
                               "error": 1, "workers_lost": 3}
 
+
+#: The stop of a generation that a restart follows (coordinator.recovery): not an ending.
+RESTART = "restart"
 
 SETUP_STOP_GRACE_S = 1.0  # workers still setting up: SIGTERM, then SIGKILL after this
 STALLED_STOP_GRACE_S = 1.0  # a worker stopped by SIGSTOP at the end of the run
@@ -73,8 +76,9 @@ class StopRequest:
         """Ask the run to stop; True when this is the first request (its reason counts)."""
         first = self.reason is None
         if first:
-            if reason not in EXIT_CODES:
-                raise ValueError(f"stop reason {reason!r} is not one of {sorted(EXIT_CODES)}")
+            if reason not in EXIT_CODES and reason != RESTART:
+                raise ValueError(f"stop reason {reason!r} is not one of "
+                                 f"{sorted([*EXIT_CODES, RESTART])}")
             self.reason = reason
         self.event.set()
         return first
@@ -88,6 +92,8 @@ def exit_reason(stop_reason: str | None, workers_lost: bool) -> str:
     when nobody asked), ``workers_lost`` when a worker died in a run that otherwise
     ran its course."""
     reason = stop_reason or "duration"
+    if reason == RESTART:  # a restart (coordinator.recovery) that did not happen
+        return "workers_lost"
     if reason == "duration" and workers_lost:
         return "workers_lost"
     return reason

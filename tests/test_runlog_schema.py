@@ -149,7 +149,10 @@ def test_a_line_with_every_documented_field_reads_without_a_warning(tmp_path):
     lines[-1].update(quota={"held": 1}, final=True, agents_failed=0, agents_without_flash=0,
                      agent_flashes_min=1, stop_reason="coordinator: duration", rtf=2.5,
                      window_ms=lines[-1]["frame_lateness_ms"],
-                     barrier_wait_ms=lines[-1]["frame_lateness_ms"])
+                     barrier_wait_ms=lines[-1]["frame_lateness_ms"],
+                     link_latency_ms={"1": {"p50": 1.0, "p99": 2.0, "max": 3.0, "count": 4}},
+                     clock={"offset_ms": 0.01, "uncertainty_ms": 0.1, "drift_ms": 0.0},
+                     resumed_from_s=2.0)
     assert set(lines[-1]) == set(SHARD_FIELDS) | set(SHARD_OPTIONAL)
     path.write_text("".join(json.dumps(x) + "\n" for x in lines))
     coordinator = run_dir / COORDINATOR_LOG

@@ -38,6 +38,7 @@ class ShardMetrics:
         self.edge_latency = Histogram()
         self.link_latency: dict[int, Histogram] = {}  # per neighbour; merged into edge_latency
         self.clock: dict[str, float] | None = None  # a joined worker's clock offset figures
+        self.resumed_from: float | None = None  # lock-step: the checkpoint's time, first line only
         self.links_sent: dict[int, int] = {}
         self.links_received: dict[int, int] = {}
         self.links_dropped: dict[int, int] = {}
@@ -109,6 +110,8 @@ class ShardMetrics:
                                       for s, h in sorted(self.link_latency.items())}
         if self.clock is not None:
             out["clock"] = self.clock
+        if self.resumed_from is not None:  # marks where a resumed or restarted run begins
+            out["resumed_from_s"], self.resumed_from = self.resumed_from, None
         self.frames = 0
         self.flash_lateness = Histogram()
         self.frame_lateness = Histogram()

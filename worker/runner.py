@@ -220,6 +220,7 @@ class Worker:
         clock: Clock  # parked until start
         # --resume: a lock-step checkpoint, copied here by the coordinator
         resume = load_resume(config.run_dir, layout) if config.resume else None
+        self.metrics.resumed_from = resume.t if resume is not None else None
         if config.lockstep:
             clock = LockstepClock(len(layout.cells), resume.t if resume else 0.0, parked=True,
                                   lookahead=config.delay, scheduler=cs.Scheduler())

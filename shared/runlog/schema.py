@@ -158,6 +158,9 @@ SHARD_OPTIONAL: dict[str, Any] = {  # present on some lines only
     # a joined worker: its clock's offset from the coordinator's (shared/clock_sync.py):
     # {"offset_ms", "uncertainty_ms"} as used for the start, "drift_ms" of the newest estimate
     "clock": dict,
+    # lock-step: the first line of a run resumed from a checkpoint (--resume, or a
+    # restart after a lost worker, which appends to the same log): the checkpoint's time
+    "resumed_from_s": _NUM,
 }
 
 COORDINATOR_FIELDS: dict[str, Any] = {
@@ -198,6 +201,9 @@ SUMMARY_OPTIONAL: dict[str, Any] = {
     "state_hash": str, "flash_train_hash": str, "sim_time": _NUM, "rtf": _NUM,
     # tcp runs: CurveZMQ handshakes refused (unknown keys); with --listen: joins refused
     "handshakes_refused": int, "joins_refused": int,
+    # --on-worker-loss restart: each lost shard and how the run recovered
+    # ({"shard", "reason", "lost_at_s", "resumed_from_s", "recovery_s"})
+    "recoveries": list,
 }
 
 
