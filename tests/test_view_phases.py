@@ -155,3 +155,16 @@ def test_sixteen_colour_terminals_get_the_six_bright_hues() -> None:
     view.on_flashes([0], 1.0)
     term.feed(view.render(1.0, STATUS))
     assert term.pixel(0, 0) == p16.levels[-1] and term.pixel(3, 3) == p16.unlit
+
+
+def test_samples_sent_during_the_flash_view_show_as_soon_as_p_is_pressed() -> None:
+    view, term, _ = make()
+    view.toggle_phase()  # the flash view: samples are only held, newest per shard
+    uniform(view, 0, 1.0, 0.15)
+    uniform(view, 0, 1.1, 0.35)
+    uniform(view, 1, 1.0, 0.75)
+    with pytest.raises(ValueError, match="its lattice has 32"):
+        view.on_phases(1, 1.1, b"\x00")
+    view.toggle_phase()
+    term.feed(view.render(1.1, STATUS))
+    assert term.pixel(0, 0) == hue(0.35) and term.pixel(9, 0) == hue(0.85)

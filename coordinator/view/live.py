@@ -111,6 +111,7 @@ class LiveView:
         self._phases = PhaseCanvas(grid_w, grid_h, period, lattice=(geo.pix_w, geo.pix_h),
                                    shards=rects, hues=len(palette.hues))
         self.phase_view = phase
+        self._newest_phases: dict[int, tuple[float, bytes]] = {}  # held in the flash view
         self._relayout()
 
     # -- state ------------------------------------------------------------------
@@ -154,12 +155,22 @@ class LiveView:
         return self._phases.samples(shard)
 
     def on_phases(self, shard: int, t: float, data: bytes) -> None:
-        """Shard `shard`'s phase samples at simulation time `t` (ValueError: wrong length)."""
-        self._phases.on_phases(shard, t, data)
+        """Shard `shard`'s phase samples at simulation time `t` (ValueError: wrong
+        length). While the flash view shows, only each shard's newest is kept, and
+        taken when the phase view is switched on."""
+        if self.phase_view:
+            self._phases.on_phases(shard, t, data)
+        else:
+            self._phases.check(shard, t, data)
+            self._newest_phases[shard] = (t, data)
 
     def toggle_phase(self) -> None:
         """Switch between the flash view and the phase view; the next frame redraws all."""
         self.phase_view = not self.phase_view
+        if self.phase_view:
+            for shard, (t, data) in sorted(self._newest_phases.items(), key=lambda kv: kv[1][0]):
+                self._phases.on_phases(shard, t, data)
+        self._newest_phases.clear()
         self._relayout()
 
     def toggle_shards(self) -> None:

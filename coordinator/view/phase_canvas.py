@@ -76,13 +76,18 @@ class PhaseCanvas:
 
     # -- input ------------------------------------------------------------------
 
-    def on_phases(self, shard: int, t: float, data: bytes) -> None:
-        """Shard `shard`'s samples at simulation time `t` (ValueError: wrong length)."""
-        idx = self._shard_samples[shard]
-        if len(data) != len(idx):
-            raise ValueError(f"{len(data)} phases from shard {shard}, its lattice has {len(idx)}")
+    def check(self, shard: int, t: float, data: bytes) -> None:
+        """Raise ValueError unless `data` could be shard `shard`'s samples at `t`."""
+        expected = len(self._shard_samples[shard])
+        if len(data) != expected:
+            raise ValueError(f"{len(data)} phases from shard {shard}, its lattice has {expected}")
         if not math.isfinite(t):
             raise ValueError(f"phase time (={t}) must be a finite number")
+
+    def on_phases(self, shard: int, t: float, data: bytes) -> None:
+        """Shard `shard`'s samples at simulation time `t` (ValueError: see `check`)."""
+        self.check(shard, t, data)
+        idx = self._shard_samples[shard]
         phase = (np.frombuffer(data, dtype=np.uint8) + 0.5) * (self.period / PHASE_STEPS)
         newer = self._stamp[idx] <= t
         chosen = idx[newer]
