@@ -100,7 +100,7 @@ def run(
         DEFAULTS["on_worker_loss"], "--on-worker-loss", metavar="MODE",
         help="abort: a lost worker ends the run (exit 3); restart (lock-step): every shard "
              "goes back to the last checkpoint, a new worker takes the lost shard, and the "
-             "run replays to the same end (checkpoints every 2 simulated s unless "
+             "run replays to the same end (checkpoints every 5 simulated s unless "
              "--checkpoint-every says otherwise)"),
     max_restarts: int = typer.Option(DEFAULTS["max_restarts"], "--max-restarts",
                                      help="with restart: restarts per shard; one more loss aborts"),
