@@ -6,16 +6,20 @@ Used by the coordinator only when stdout is a terminal::
         view = LiveView(W, H, period, shards=rects, show_shards=True, fps=20)
         ...                                   # telemetry arrives:
         view.on_flashes(cell_ids, t)
+        view.on_phases(shard, t, samples)
         ...                                   # every loop tick:
         if view.is_due(loop.time()):
             view.draw(sim_now, StatusInfo(...))
 
-Modules: `canvas` (brightness, fade, downsampling, frame diff; no escape codes),
-`palette` (colours and glyphs), `status` (status bar text), `terminal` (raw mode,
-alternate screen, size, non-blocking keys), `live` (the `LiveView` renderer tying
-them together), `driver` (the `ViewDriver` that runs a LiveView during a run: redraw
-loop, keys, and `flash_feed`, the listener the coordinator's aggregator feeds).
-Design notes: docs/view.md.
+Modules: `geometry` (downsampling, enlarging, the screen map and shard borders),
+`canvas` (the flash picture: brightness, fade, frame diff; no escape codes),
+`phase_canvas` (the phase picture: sampled phases on a cyclic palette), `palette`
+(colour depth, colours and glyphs), `emit` (changed cells -> escape text), `status`
+(status bar text with the keys), `terminal` (raw mode, alternate screen, size,
+non-blocking keys), `live` (the `LiveView` renderer tying them together, `p` and `s`),
+`driver` (the `ViewDriver` that runs a LiveView during a run: redraw loop, keys, and
+`flash_feed` and `phase_lattice_config`, the session's wiring). Design notes:
+docs/view.md.
 
 What it is not: a curses application. Only the driver is told about a run (through
 callables it is built with); the package never reads sockets, never chooses whether
