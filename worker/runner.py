@@ -64,6 +64,7 @@ from .shard import Shard, build_shard, layout_of
 from .files import RunFiles
 from .offset_watch import OffsetWatch
 from .options import WorkerOptions
+from .phases import phase_sampler
 from .lockstep_files import load_resume, restore_clock, save_checkpoint_part, save_state_part
 from .shipping import Shipper
 from .windows import WindowLoop
@@ -319,7 +320,7 @@ class Worker:
         frames = FrameLoop(clock, shard.agents, self.metrics, self.telemetry,
                            self.files.log(schema.shard_log(self.opts.shard)), fps=config.fps,
                            report_interval=config.report_interval, collector=collector,
-                           quota=self.quota)
+                           quota=self.quota, phases=phase_sampler(config, shard.agents))
         pings = None if self.offsets is None else asyncio.ensure_future(
             self.offsets.run(self.stop_event))
         try:
