@@ -387,7 +387,7 @@ class Session:
     async def _stop_workers(self, w: _Wiring) -> None:
         grace = stop_grace(-(-self.config.agents // self.config.workers))  # the largest shard
         await w.departures.stop_all(self.stop.reason or "done", grace)
-        if self._t0 is not None:  # the run had started: its last, partial interval
+        if self._t0 is not None and self.stop.reason != RESTART:  # the run's last interval
             t = asyncio.get_running_loop().time() - self._t0
             if t - self.lines.t > FINAL_LINE_MIN_S:
                 self._interval_line(w, t, final=True)
