@@ -78,6 +78,10 @@ class Aggregator:
         """Stop waiting for ``shard``: its figures no longer feed R or the status."""
         self.live.discard(shard)
 
+    def shard_back(self, shard: int) -> None:
+        """A replacement took ``shard`` over: its figures feed R and the status again."""
+        self.live.add(shard)
+
     def set_stalled(self, shards: set[int]) -> None:
         """The shards now silent past the stall threshold (``liveness``): until they
         speak again their figures feed neither R nor min FPS."""

@@ -51,6 +51,7 @@ class Barrier:
         self._check_exits = check_exits
         self._run_dir = run_dir
         self._on_bye = on_bye
+        self.inboxes: dict[int, str] = {}  # shard -> where its edge inbox is bound
 
     async def open(self, workers: int, config_for: Callable[[int], ShardConfig]) -> float:
         """Run every step for shards 0..workers-1; returns t0. ``config_for(k)`` is what
@@ -61,6 +62,7 @@ class Barrier:
         for k in range(workers):
             self._channel.send(k, "config", config_for(k).to_wire())
         bound = await self.collect("bound", everyone)
+        self.inboxes.update((shard, fields[1]) for shard, fields in bound.items())
         self._channel.broadcast("peers", [[shard, fields[1], self._channel.public_key(shard)]
                                           for shard, fields in sorted(bound.items())])
         await self.collect("links_ready", everyone)

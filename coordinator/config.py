@@ -60,6 +60,10 @@ LOCKSTEP_DELAY = 0.01
 #: cost 10 % of the run's speed, every 5 s nothing above the noise (docs/lockstep.md).
 RESTART_CHECKPOINT_S = 5.0
 
+#: Real time with --on-worker-loss restart: each shard saves its state this often, so a
+#: replacement loses at most this much of the shard's simulated time (docs/worker.md).
+RESTART_SNAPSHOT_S = 1.0
+
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -192,9 +196,6 @@ class RunConfig:
                               f"{' or '.join(ON_LOSS)}")
         if not isinstance(self.max_restarts, int) or self.max_restarts < 0:
             raise ConfigError(f"--max-restarts {self.max_restarts}: must be an int >= 0")
-        if self.on_worker_loss == RESTART and self.clock != "lockstep":
-            raise ConfigError("--on-worker-loss restart: a real-time run cannot restart a "
-                              "shard yet; use it with --clock lockstep (or leave it out: abort)")
         if self.on_worker_loss == RESTART and self.spawned < self.workers:
             raise ConfigError("--on-worker-loss restart needs every worker on this host "
                               "(--spawn local): a joined worker is not started again")
@@ -233,9 +234,15 @@ class RunConfig:
     def checkpoint_interval(self) -> float:
         """Simulated seconds between lock-step checkpoints: ``--checkpoint-every``, or
         with ``--on-worker-loss restart`` and none given, :data:`RESTART_CHECKPOINT_S`."""
-        if self.checkpoint_every or self.on_worker_loss != RESTART:
+        if self.checkpoint_every or self.on_worker_loss != RESTART or self.clock != "lockstep":
             return float(self.checkpoint_every)
         return RESTART_CHECKPOINT_S
+
+    @property
+    def snapshot_interval(self) -> float:
+        """Wall seconds between a real-time shard's snapshots: with --on-worker-loss
+        restart :data:`RESTART_SNAPSHOT_S`, else 0 (none)."""
+        return RESTART_SNAPSHOT_S if self.on_worker_loss == RESTART and self.clock != "lockstep" else 0.0
 
     @property
     def spawned(self) -> int:
@@ -304,10 +311,12 @@ class RunConfig:
     def params(self) -> FireflyParams:
         return FireflyParams(self.period, self.nudge, self.refractory, self.reset_jitter, self.seed)
 
-    def shard_config(self, shard: int, *, run_dir: str, inbox: str, lease_s: float) -> ShardConfig:
+    def shard_config(self, shard: int, *, run_dir: str, inbox: str, lease_s: float,
+                     restore: bool = False) -> ShardConfig:
         """What worker ``shard`` is told in the ``config`` message: every field from
         this run's options, plus where it runs (``run_dir``), the endpoint its edge
-        inbox binds (``inbox``) and the quota lease time (``lease_s``)."""
+        inbox binds (``inbox``), the quota lease time (``lease_s``), and whether it
+        replaces a lost worker from its snapshot (``restore``, real time)."""
         return ShardConfig(
             shard=shard, workers=self.workers, grid=(self.grid[0], self.grid[1]), params=self.params(),
             init=_shard_init(self.init, self.resume), kicks=tuple(self.kicks),
@@ -317,7 +326,8 @@ class RunConfig:
             trace_signals=self.trace_signals, trace_quota=self.trace_quota, clock=self.clock,
             delay=float(self.coupling_delay), duration=float(self.duration),
             checkpoint_every=self.checkpoint_interval, resume=self.resume is not None,
-            phase_cols=self.phase_cols, phase_rows=self.phase_rows)
+            phase_cols=self.phase_cols, phase_rows=self.phase_rows,
+            snapshot_every=self.snapshot_interval, restore=restore)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

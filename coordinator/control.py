@@ -83,6 +83,11 @@ class ControlChannel(Receiver):
                          secure=None if security is None else security.server_socket(),
                          senders=None if security is None else security.sender)
 
+    def forget(self, shard: int) -> None:
+        """``shard``'s worker is gone for good: a new one may say hello for it."""
+        self.identities.pop(shard, None)
+        self.byes.discard(shard)
+
     def public_key(self, shard: int) -> str:
         """Worker ``shard``'s CurveZMQ public key, for ``peers`` ("" on ipc)."""
         return "" if self._security is None else self._security.public_key(shard)

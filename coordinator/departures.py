@@ -33,7 +33,7 @@ from shared.runlog.schema import worker_log
 
 from .aggregator import Aggregator
 from .console import Console
-from .control import ControlChannel
+from .control import ControlChannel, ControlEvent
 from .launcher import WorkerProcesses
 from .liveness import LOST_S, Liveness, Loss, process_stopped
 from .quota_desk import QuotaDesk
@@ -72,6 +72,25 @@ class Departures:
         self._cpu_seen: dict[int, float] = {}  # shard -> its process's CPU seconds, last looked
         self._remote = remote  # shards that join from other hosts: no process of ours
         self._given_up: set[int] = set()  # joined shards that never said bye at the stop
+        self._routes: dict[int, asyncio.Queue[ControlEvent]] = {}  # replacements' set-up
+
+    def route(self, shard: int) -> asyncio.Queue[ControlEvent]:
+        """From now on, ``shard``'s control events go to the queue returned (a replacement
+        being set up, coordinator/replacement.py), not to the run's bookkeeping."""
+        self.byes.pop(shard, None)
+        self._routes[shard] = queue = asyncio.Queue()
+        return queue
+
+    def unroute(self, shard: int) -> None:
+        self._routes.pop(shard, None)
+
+    def recovered(self, shard: int) -> Loss | None:
+        """``shard``'s replacement runs: it is no longer lost; returns the loss."""
+        self._liveness.track(shard)
+        self._aggregator.shard_back(shard)
+        if self._desk is not None:
+            self._desk.worker_back(shard)
+        return self.lost.pop(shard, None)
 
     def present(self) -> list[int]:
         """Shards still in the run: spawned workers whose process runs, and joined ones
@@ -87,6 +106,10 @@ class Departures:
             self._drain()
         while not self._channel.events.empty():
             event = self._channel.events.get_nowait()
+            route = self._routes.get(event.shard)
+            if route is not None:
+                route.put_nowait(event)
+                continue
             self._liveness.heard(event.shard)
             if event.kind == "bye":
                 why = str(event.fields[1])

@@ -32,7 +32,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from shared.credentials import Credentials
 from shared.lifeline import PARENT_PID_ENV
@@ -57,14 +57,16 @@ class WorkerProcesses:
     def __exit__(self, *exc: object) -> None:
         self.kill_all()
 
-    def spawn(self, shards: int, *, control: str, telemetry: str,
+    def spawn(self, shards: int | Iterable[int], *, control: str, telemetry: str,
               credentials: Callable[[int], Credentials], run_dir: Path,
               log_level: str = "INFO", loop: str = DEFAULT_LOOP) -> None:
-        """Start workers 0..shards-1, handing ``credentials(shard)`` to each on its
-        stdin; each writes stdout and stderr to its worker log."""
+        """Start workers 0..shards-1 (or those of the shards given: a replacement's),
+        handing ``credentials(shard)`` to each on its stdin; each writes stdout and
+        stderr to its worker log (appended to)."""
         atexit.register(self.kill_all)  # unregistered once reaped
         env = {**os.environ, PARENT_PID_ENV: str(os.getpid())}
-        for shard in range(shards):
+        for shard in range(shards) if isinstance(shards, int) else shards:
+            self._reported_exits.discard(shard)  # a replacement's exit is news again
             with open(run_dir / worker_log(shard), "ab") as err:
                 proc = self.procs[shard] = subprocess.Popen(
                     [sys.executable, "-m", "worker", "--control", control, "--telemetry", telemetry,

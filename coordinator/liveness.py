@@ -114,6 +114,10 @@ class Liveness:
         for shard, last in self._last.items():
             self._last[shard] = min(now, last + seconds)
 
+    def track(self, shard: int) -> None:
+        """Track ``shard`` again from now (a replacement took it over)."""
+        self._last[shard] = self._clock()
+
     def forget(self, shard: int) -> None:
         """Stop tracking ``shard`` (it is gone or stopping)."""
         self._last.pop(shard, None)

@@ -55,6 +55,10 @@ class QuotaDesk:
         """``shard``'s worker died: its slots come back and go to the others."""
         return self._out(self._broker.worker_lost(shard, now))
 
+    def worker_back(self, shard: int) -> None:
+        """A replacement took over ``shard``: its requests count again."""
+        self._broker.worker_back(shard)
+
     def interval_fields(self, span_s: float) -> dict[str, Any]:
         """The ``quota`` field of the interval line ending now (``span_s`` long);
         starts counting messages afresh."""

@@ -38,11 +38,15 @@ class Recovery:
     lost_at_s: float | None
     resumed_from_s: float
     recovery_s: float
+    gap_s: float | None = None  # real time: the simulated seconds the shard lost
 
     def to_dict(self) -> dict[str, Any]:
-        return {"shard": self.shard, "reason": self.reason, "lost_at_s": self.lost_at_s,
-                "resumed_from_s": round(self.resumed_from_s, 6),
-                "recovery_s": round(self.recovery_s, 3)}
+        out = {"shard": self.shard, "reason": self.reason, "lost_at_s": self.lost_at_s,
+               "resumed_from_s": round(self.resumed_from_s, 6),
+               "recovery_s": round(self.recovery_s, 3)}
+        if self.gap_s is not None:
+            out["gap_s"] = round(self.gap_s, 3)
+        return out
 
 
 class Recoveries:

@@ -55,8 +55,10 @@ from .quota_desk import LEASE_S, TICK_S, QuotaDesk
 from .receiver import Receiver
 from .records import RunRecords, create_run_dir, summary_line, summary_record
 from .recovery import Recoveries, Recovery, across
+from .replacement import Replacements
 from .sockets import RunSockets, open_sockets
-from .stop import EXIT_CODES, RESTART, SetupError, StopRequest, exit_reason, stop_grace
+from .stop import (EXIT_CODES, RESTART, SetupError, StopRequest, every_worker_left, exit_reason,
+                   stop_grace)
 from .telemetry import TelemetryStream
 from .view.driver import ViewDriver, flash_feed, phase_lattice_config, status_info
 from .view.live import LiveView
@@ -226,7 +228,6 @@ class Session:
                           check_exits=lambda: departures.check_exits(during_setup=True),
                           on_bye=departures.left_during_setup,
                           hello_timeout=cfg.join_timeout if remote else None)
-
         try:
             t0 = await barrier.open(cfg.workers, lambda k: cfg.shard_config(
                 k, run_dir=str(w.run_dir), inbox=sockets.inbox(k), lease_s=LEASE_S))
@@ -242,7 +243,16 @@ class Session:
             self._restarting = None
         if view is not None:
             await stack.enter_async_context(self._showing(view, w, t0))
-        await self._run_loop(w, t0)
+        replacements = None if not cfg.snapshot_interval else Replacements.of(  # restart, real time
+            self.recoveries, departures, workers, channel, sockets.security, t0=t0,
+            telemetry=telemetry.address, run_dir=w.run_dir, inboxes=barrier.inboxes,
+            timeout=self.setup_timeout, out=self.console.out, loop=cfg.loop,
+            config_for=lambda k, n: cfg.shard_config(k, run_dir=str(w.run_dir), restore=True,
+                                                     inbox=sockets.replacement_inbox(k, n),
+                                                     lease_s=LEASE_S))
+        if replacements is not None:
+            stack.callback(replacements.close)
+        await self._run_loop(w, t0, replacements)
 
     @contextlib.contextmanager
     def _signals_handled(self) -> Iterator[None]:
@@ -293,7 +303,7 @@ class Session:
                 self.console.out(driver.cost_line(loop.time() - t0))  # held: printed after the view
 
     # -- the run -------------------------------------------------------------------------
-    async def _run_loop(self, w: _Wiring, t0: float) -> None:
+    async def _run_loop(self, w: _Wiring, t0: float, replacements: Replacements | None) -> None:
         cfg = self.config
         self._t0 = t0 if self._t0 is None else self._t0  # a restart's lines go on from there
         loop = asyncio.get_running_loop()
@@ -330,6 +340,8 @@ class Session:
             w.departures.drain_events(read=True)  # all that is queued, before judging silence
             w.departures.check_exits(during_setup=False)
             w.departures.check_liveness()
+            if replacements is not None:
+                replacements.check(self.lost)
             if not w.departures.present():
                 self._every_worker_left(w.departures.byes)
                 break
@@ -371,16 +383,9 @@ class Session:
     def _every_worker_left(self, byes: dict[int, str]) -> None:
         """No worker is left: say why in one line (the coordinator's own stall, when
         every worker stopped hearing it)."""
-        heard_nothing = [why for why in byes.values() if why.startswith("no word from the coordinator")]
-        # A worker gives up heartbeat_timeout after the last heartbeat it got, which left
-        # up to HEARTBEAT_S before the stall began: a stall that long is the cause.
-        stalled = self._own_stall >= self.config.heartbeat_timeout - HEARTBEAT_S
-        if len(heard_nothing) == self.config.workers or stalled:
-            self.error = (f"every worker left: none heard this coordinator for "
-                          f"{self.config.heartbeat_timeout:.0f} s; the coordinator was stalled "
-                          f"(stopped or starved of CPU) for {self._own_stall:.1f} s")
-        else:
-            self.error = "every worker left"
+        self.error = every_worker_left(byes, workers=self.config.workers, own_stall=self._own_stall,
+                                       heartbeat_timeout=self.config.heartbeat_timeout,
+                                       heartbeat_s=HEARTBEAT_S)
         self.console.out(f"error: {self.error}")
         self.request_stop("workers_lost")
 

@@ -63,6 +63,11 @@ class RunSockets:
             return f"tcp://{self.joins.joined[shard].advertise}:*"
         return self.endpoints.edge_inbox(shard)
 
+    def replacement_inbox(self, shard: int, n: int) -> str:
+        """Where the ``n``-th replacement of ``shard``'s worker binds its inbox: never the
+        lost worker's ipc path, which its neighbours' old links would reconnect to."""
+        return self.endpoints(f"edge-{shard}-{n}")
+
     def refusals(self) -> dict[str, int]:
         """The summary's counts of CurveZMQ handshakes and joins refused (tcp runs)."""
         out = {}

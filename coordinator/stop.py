@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from typing import Mapping
 
-__all__ = ["EXIT_CODES", "RESTART", "SetupError", "StopRequest", "exit_reason", "exit_text", "stop_grace",
+__all__ = ["EXIT_CODES", "RESTART", "SetupError", "StopRequest", "every_worker_left", "exit_reason",
+           "exit_text", "stop_grace",
            "unstopped_reason", "SETUP_STOP_GRACE_S", "STALLED_STOP_GRACE_S"]
 
 EXIT_CODES: dict[str, int] = {"duration": 0, "quit": 0, "interrupted": 130, "terminated": 143,
@@ -85,6 +87,19 @@ class StopRequest:
 
     def is_set(self) -> bool:
         return self.event.is_set()
+
+
+def every_worker_left(byes: Mapping[int, str], *, workers: int, own_stall: float,
+                      heartbeat_timeout: float, heartbeat_s: float) -> str:
+    """The error of a run no worker is left in: the coordinator's own stall, when it
+    explains why every worker stopped hearing it."""
+    heard_nothing = [why for why in byes.values() if why.startswith("no word from the coordinator")]
+    # A worker gives up heartbeat_timeout after the last heartbeat it got, which left
+    # up to heartbeat_s before the stall began: a stall that long is the cause.
+    if len(heard_nothing) == workers or own_stall >= heartbeat_timeout - heartbeat_s:
+        return (f"every worker left: none heard this coordinator for {heartbeat_timeout:.0f} s; "
+                f"the coordinator was stalled (stopped or starved of CPU) for {own_stall:.1f} s")
+    return "every worker left"
 
 
 def exit_reason(stop_reason: str | None, workers_lost: bool) -> str:

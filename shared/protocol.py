@@ -58,6 +58,7 @@ SCHEMAS: dict[str, tuple[tuple[str, tuple[type, ...]], ...]] = {
     "start": (("t0", _NUM),),
     "stop": (("reason", _STR),),
     "heartbeat": (("t", _NUM),),
+    "peer_update": (("shard", _INT), ("endpoint", _STR), ("key", _STR)),  # a replacement's inbox
     # worker -> coordinator, telemetry socket
     "frame": (("shard", _INT), ("frame", _INT), ("t", _NUM), ("zre", _NUM), ("zim", _NUM),
               ("n", _INT), ("flashed", _BYTES)),

@@ -56,9 +56,19 @@ class ShardConfig:
     # phase_rows equal blocks of the grid (worker/phases.py); 0 x 0: send no phases
     phase_cols: int = 0
     phase_rows: int = 0
+    # real time with --on-worker-loss restart: save the shard's state this often (wall
+    # seconds; 0: never), and whether this worker replaces a lost one (worker/snapshots.py)
+    snapshot_every: float = 0.0
+    restore: bool = False
 
     def __post_init__(self) -> None:
         _phase_lattice_ok(self.phase_cols, self.phase_rows, self.grid)
+        if isinstance(self.snapshot_every, bool) or not isinstance(self.snapshot_every, (int, float)) \
+                or not math.isfinite(self.snapshot_every) or self.snapshot_every < 0:
+            raise ShardConfigError(f"snapshot_every(={self.snapshot_every!r}) must be a finite "
+                                   f"number >= 0")
+        if not isinstance(self.restore, bool):
+            raise ShardConfigError(f"restore(={self.restore!r}) must be true or false")
         _int_at_least("workers", self.workers, 1)
         _int_at_least("shard", self.shard, 0)
         if self.shard >= self.workers:

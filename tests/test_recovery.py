@@ -1,6 +1,8 @@
 """Losing a worker with ``--on-worker-loss restart`` (coordinator/recovery.py) on real
 processes: a lock-step run whose worker is SIGKILLed rolls back to its checkpoint and
-ends as a run with no loss would; past ``--max-restarts`` it aborts as before."""
+ends as a run with no loss would; a real-time run's shard is taken over by a new worker
+from its snapshot while the others run on; past ``--max-restarts`` either aborts as
+before."""
 
 from __future__ import annotations
 
@@ -97,7 +99,62 @@ def test_more_losses_than_max_restarts_end_the_run_as_before(sim):
     assert not wait_gone(run.record_workers())
 
 
-def test_restart_is_refused_where_it_cannot_work_yet(sim):
-    run = sim("--workers", "2", "--on-worker-loss", "restart")
+REALTIME = ["--grid", "60", "--workers", "3", "--period", "1", "--duration", "10"]
+
+
+def _kill_after_snapshot(run, shard: int) -> int:
+    """SIGKILL shard's worker once it saved a snapshot and the run printed a line."""
+    run.wait_for_line("t=", timeout=60)
+    deadline = time.monotonic() + 60
+    while not (run.run_dir / f"snapshot-{shard}.npz").exists():
+        assert time.monotonic() < deadline and run.proc.poll() is None, run.output
+        time.sleep(0.05)
+    pid = _worker_of(run, shard)
+    psutil.Process(pid).send_signal(signal.SIGKILL)
+    return pid
+
+
+def test_a_killed_realtime_worker_is_replaced_from_its_snapshot_and_relinked(sim):
+    run = sim(*REALTIME, "--on-worker-loss", "restart")
+    killed = _kill_after_snapshot(run, 1)
+    run.wait_for_line("worker 1 replaced in ", timeout=60)
+    run.wait_workers(4)  # the replacement, recorded to check it is gone at the end
+    assert run.wait(120) == 0, run.output
+    summary = json.loads((run.run_dir / "summary.json").read_text())
+    assert summary["exit"] == "duration" and summary["workers_lost"] == {}
+    (recovery,) = summary["recoveries"]
+    assert recovery["shard"] == 1 and recovery["reason"] == "killed by SIGKILL"
+    assert 0 < recovery["gap_s"] < 30 and 0 < recovery["recovery_s"] < 60
+    lines = read_jsonl(run.run_dir / "shard-1.jsonl")  # the replacement appends to the log
+    marks = [i for i, l in enumerate(lines) if "resumed_from_s" in l]
+    assert len(marks) == 1 and lines[marks[0]]["resumed_from_s"] == pytest.approx(
+        recovery["resumed_from_s"])
+    after = lines[marks[0]:]
+    assert lines[-1]["final"] and lines[-1]["t"] == pytest.approx(10.0, abs=0.5)
+    assert sum(l["counters"]["flashes"] for l in after) > 0  # its agents run again
+    # the edge links re-formed both ways: the replacement hears its neighbours...
+    assert sum(l["counters"]["edge_flashes_received"] for l in after) > 0
+    # ...and they hear it, on links whose counts start again
+    for k in (0, 2):
+        final = read_jsonl(run.run_dir / f"shard-{k}.jsonl")[-1]
+        assert final["links"]["1"]["received"] > 0 and final["link_gaps"] == 0
+    assert not wait_gone(run.record_workers() | {killed})
+
+
+def test_a_realtime_loss_past_max_restarts_ends_the_run_as_before(sim):
+    run = sim(*REALTIME, "--on-worker-loss", "restart", "--max-restarts", "0")
+    _kill_after_snapshot(run, 2)
+    assert run.wait(120) == 3, run.output
+    summary = json.loads((run.run_dir / "summary.json").read_text())
+    assert list(summary["workers_lost"]) == ["2"] and "recoveries" not in summary
+    assert not wait_gone(run.record_workers())
+
+
+def test_restart_is_refused_with_workers_that_join(sim, tmp_path):
+    from joinkit import keys_in
+
+    keys = keys_in(tmp_path / "keys")
+    run = sim("--workers", "2", "--listen", "127.0.0.1:7999", "--keys", str(keys), "--spawn", "1",
+              "--on-worker-loss", "restart")
     assert run.wait(60) == 2
-    assert "a real-time run cannot restart a shard yet" in run.output
+    assert "--on-worker-loss restart needs every worker on this host" in run.output

@@ -49,7 +49,8 @@ class FrameLoop:
     def __init__(self, clock: Clock, agents: ShardAgents, metrics: ShardMetrics,
                  telemetry: zmq.Socket, log_file: IO[str], *, fps: float,
                  report_interval: float, collector: Collector,
-                 quota: ShardQuota | None = None, phases: PhaseSampler | None = None) -> None:
+                 quota: ShardQuota | None = None, phases: PhaseSampler | None = None,
+                 start: float = 0.0) -> None:
         self.clock = clock
         self.agents = agents
         self.metrics = metrics
@@ -63,13 +64,14 @@ class FrameLoop:
         self.frames_skipped = 0
         self.collector = collector
         self.phases = phases  # the live view's phase samples; None: not asked for
+        self.start = start  # sim time of the first frame's due (a replacement starts late)
         # Z_s each frame, recomputing only the agents whose epoch changed
         self.order = PartialOrder(agents.epoch_view, agents.period)
 
     async def run(self, stop: asyncio.Event) -> None:
         clock, fps = self.clock, self.fps
-        frame = 1
-        next_report = self.report_interval
+        frame = math.floor(self.start * fps) + 1
+        next_report = self.start + self.report_interval
         stopper = asyncio.ensure_future(stop.wait())
         try:
             while not stop.is_set():

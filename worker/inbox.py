@@ -240,6 +240,15 @@ class EdgeInbox:
                         trace(t, cell, local_cells[j], "edge")
                 deliver(t + delay, local, cell, signal)  # type: ignore[misc]
 
+    def forget(self, shard: int) -> None:
+        """Neighbour ``shard`` has a new worker: its next hello binds its sender (ipc: a
+        new pid) and its batches are numbered from 1 again."""
+        if shard not in self._recv_seq:
+            raise ValueError(f"shard {shard} is not a neighbour of shard {self.shard}")
+        self.senders.pop(shard, None)
+        self.hellos.discard(shard)
+        self._recv_seq[shard] = 0
+
     def _handshake_refused(self) -> None:
         self.counters.handshakes_refused += 1
 

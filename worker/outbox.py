@@ -78,6 +78,20 @@ class EdgeOutbox:
             # PUSH queues it (the HWM is far above one message).
             sock.send(protocol.encode("edge_hello", self.shard, self.token))
 
+    def relink(self, shard: int, endpoint: str, public_key: str) -> None:
+        """Neighbour ``shard`` has a new worker (a replacement, coordinator/recovery.py):
+        a new link to its inbox, a hello, batch numbers from 1 again."""
+        if shard not in self.peers:
+            raise ValueError(f"shard {shard} is not a neighbour of shard {self.shard}")
+        if self.keys is not None and not public_key:
+            raise ValueError(f"no CurveZMQ key for neighbour shard {shard}")
+        self.peers.pop(shard).close(0)
+        secure = None if self.keys is None else client(self.keys, public_key)
+        sock = make_socket(self.ctx, zmq.PUSH, sndhwm=EDGE_HWM, connect=endpoint, secure=secure)
+        self.peers[shard] = sock
+        self._send_seq[shard] = 0
+        sock.send(protocol.encode("edge_hello", self.shard, self.token))
+
     # -- the hot path ------------------------------------------------------------------
     def queue_flash(self, cell: int, t: float, shards: tuple[int, ...]) -> None:
         """Remember a boundary flash for each neighbour shard it touches."""

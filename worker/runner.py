@@ -67,6 +67,8 @@ from .options import WorkerOptions
 from .phases import phase_sampler
 from .lockstep_files import load_resume, restore_clock, save_checkpoint_part, save_state_part
 from .shipping import Shipper
+from .snapshots import SnapshotLoop, load_snapshot, restore_agents, resume_at, save_snapshot
+from .watchdog import watch
 from .windows import WindowLoop
 
 __all__ = ["Worker", "StopRequested"]
@@ -139,6 +141,8 @@ class Worker:
             self.request_stop(f"coordinator: {fields[0]}")
         elif kind == "heartbeat":
             pass
+        elif kind == "peer_update":
+            self._relink(*fields)
         elif kind == "clock_pong":
             if self.offsets is None or not self.offsets.measured(float(fields[0]), float(fields[1])):
                 self.metrics.counters.malformed_rejected += 1
@@ -158,22 +162,23 @@ class Worker:
     async def _expect(self, kind: str) -> list[Any]:
         """The next control message, which must be ``kind``; stop or timeout raise."""
         getter = asyncio.ensure_future(self.inbox.get())
-        stopper = asyncio.ensure_future(self.stop_event.wait())
         try:
-            done, _ = await asyncio.wait({getter, stopper}, timeout=self.opts.setup_timeout,
-                                         return_when=asyncio.FIRST_COMPLETED)
+            await self._wait_or_stop(getter, f"{kind!r} from the coordinator")
         finally:
-            stopper.cancel()
-            if not getter.done():
-                getter.cancel()
-        if getter in done:
-            got, fields = getter.result()
-            if got != kind:
-                raise RuntimeError(f"expected {kind!r} from the coordinator, got {got!r}")
-            return fields
-        if self.stop_event.is_set():
-            raise StopRequested(self.stop_reason)
-        raise TimeoutError(f"no {kind!r} from the coordinator within {self.opts.setup_timeout} s")
+            getter.cancel()  # does nothing once it is done
+        got, fields = getter.result()
+        if got != kind:
+            raise RuntimeError(f"expected {kind!r} from the coordinator, got {got!r}")
+        return fields
+
+    def _relink(self, shard: int, endpoint: str, key: str) -> None:
+        """Neighbour ``shard``'s worker was replaced: link to its new inbox."""
+        if self.outbox is None or self.edge_inbox is None or shard not in self.outbox.peers:
+            self.metrics.counters.malformed_rejected += 1
+            log.warning("dropped a peer_update for shard %s, not a linked neighbour", shard)
+            return
+        self.edge_inbox.forget(shard)
+        self.outbox.relink(shard, endpoint, key)
 
     def request_stop(self, reason: str) -> None:
         if not self.stop_event.is_set():
@@ -185,7 +190,10 @@ class Worker:
     async def run(self) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             self.loop.add_signal_handler(sig, self.request_stop, signal.Signals(sig).name)
-        watchdog = asyncio.ensure_future(self._watchdog())
+        watchdog = asyncio.ensure_future(watch(
+            self.stop_event, self.request_stop, parent=self.parent,
+            last_heard=lambda: self.last_heard, drain=self.control_reader.drain,
+            timeout=lambda: None if self.config is None else self.config.heartbeat_timeout))
         code = 0
         try:
             await self._set_up()
@@ -221,7 +229,8 @@ class Worker:
         clock: Clock  # parked until start
         # --resume: a lock-step checkpoint, copied here by the coordinator
         resume = load_resume(config.run_dir, layout) if config.resume else None
-        self.metrics.resumed_from = resume.t if resume is not None else None
+        snapshot = load_snapshot(config.run_dir, k, len(layout.cells)) if config.restore else None
+        self.metrics.resumed_from = next((r.t for r in (resume, snapshot) if r is not None), None)
         if config.lockstep:
             clock = LockstepClock(len(layout.cells), resume.t if resume else 0.0, parked=True,
                                   lookahead=config.delay, scheduler=cs.Scheduler())
@@ -254,6 +263,8 @@ class Worker:
             slots=self.quota.slots if self.quota is not None else None,
             delay=config.delay, record_train=config.lockstep, resume=resume,
             slot_per_act=config.lockstep)
+        if snapshot is not None:  # a replacement: the lost worker's agents, as saved
+            restore_agents(shard.agents, snapshot)
         self.edge_inbox = EdgeInbox(self.ctx, self.loop, layout, self.opts.token, self.metrics,
                                     endpoint=config.inbox, signal=shard.agents.signal,
                                     now=clock.now, trace=shard.agents.trace,
@@ -288,7 +299,9 @@ class Worker:
         (start,) = await self._expect("start")
         t0 = self.opts.offset.to_worker(float(start))  # the coordinator's t0 on our clock
         clock.start(t0)
-        self.metrics.begin(t0)
+        self.metrics.begin(t0 if snapshot is None else time.monotonic())  # a replacement: now
+        if snapshot is not None:
+            resume_at(snapshot, shard.agents, clock)
         if config.lockstep:  # the lock-step clock ignores t0: start at it all the same
             await asyncio.sleep(max(0.0, t0 - self.loop.time()))
 
@@ -320,9 +333,13 @@ class Worker:
         frames = FrameLoop(clock, shard.agents, self.metrics, self.telemetry,
                            self.files.log(schema.shard_log(self.opts.shard)), fps=config.fps,
                            report_interval=config.report_interval, collector=collector,
-                           quota=self.quota, phases=phase_sampler(config, shard.agents))
+                           quota=self.quota, phases=phase_sampler(config, shard.agents),
+                           start=clock.now() if config.restore else 0.0)
         pings = None if self.offsets is None else asyncio.ensure_future(
             self.offsets.run(self.stop_event))
+        snapshots = None if not config.snapshot_every else asyncio.ensure_future(SnapshotLoop(
+            clock, config.snapshot_every, lambda t: save_snapshot(
+                self.files.folder, self.opts.shard, t, shard.agents)).run(self.stop_event))
         try:
             if config.lockstep:
                 assert isinstance(clock, LockstepClock) and self.outbox and self.edge_inbox
@@ -333,8 +350,9 @@ class Worker:
             else:
                 await frames.run(self.stop_event)
         finally:
-            if pings is not None:
-                pings.cancel()
+            for task in (pings, snapshots):
+                if task is not None:
+                    task.cancel()
             collector.release()
             stopped = shard.stop()
             results = await shard.finished()
@@ -354,23 +372,6 @@ class Worker:
                 "agents_failed": len(failed),
                 "agents_without_flash": sum(1 for c in counts if c == 0),
                 "agent_flashes_min": min(counts, default=0)})
-
-    async def _watchdog(self) -> None:
-        """Stop when the coordinator is gone: parent changed or heartbeats stopped."""
-        while not self.stop_event.is_set():
-            await asyncio.sleep(0.25)
-            if os.getppid() != self.parent:
-                self.request_stop("parent process gone")
-                continue
-            if self.config is None:
-                continue
-            timeout = self.config.heartbeat_timeout
-            if time.monotonic() - self.last_heard > timeout:
-                # The loop may have been busy (building a large shard) while heartbeats
-                # queued up: read them before concluding the coordinator is silent.
-                self.control_reader.drain()
-                if time.monotonic() - self.last_heard > timeout:
-                    self.request_stop(f"no word from the coordinator for {timeout} s")
 
     async def _shut_down(self) -> None:
         if self.quota is not None:

@@ -175,6 +175,14 @@ class QuotaBroker:
         self._count.workers_lost += 1
         return self._rebalance(now)
 
+    def worker_back(self, shard: int) -> None:
+        """A new worker took over ``shard`` after :meth:`worker_lost`: it holds nothing
+        and numbers its requests from 1 again; its first request joins the epoch the
+        loss began (its lease id 0 is older, and it holds nothing)."""
+        lease = self._lease_of(shard)
+        lease.lost = False
+        lease.last_seq = lease.echo = 0
+
     # -- queries --------------------------------------------------------------------------
     def held(self, shard: int) -> int:
         """Slots the broker counts as lent to ``shard`` (granted minus returned)."""

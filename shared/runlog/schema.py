@@ -23,7 +23,7 @@ from typing import Any, Mapping
 
 __all__ = [
     "SCHEMA_VERSION", "RUN_JSON", "SUMMARY_JSON", "COORDINATOR_LOG", "COORDINATOR_TEXT_LOG",
-    "shard_log", "SHARD_LOG_GLOB", "shard_of", "worker_log", "quota_trace", "signal_trace",
+    "shard_log", "snapshot", "SHARD_LOG_GLOB", "shard_of", "worker_log", "quota_trace", "signal_trace",
     "STATE_NPZ", "state_part", "INIT_NPY", "CHECKPOINT_NPZ", "RESUME_NPZ", "checkpoint_part",
     "CHECKPOINT_PART_GLOB", "STATE_PART_GLOB", "part_window", "LOCKSTEP_HISTOGRAMS",
     "Counters", "COUNTERS",
@@ -74,6 +74,11 @@ def part_window(name: str) -> int | None:
     if ext != "npz" or not head.startswith("checkpoint-") or not window.isdigit():
         return None
     return int(window)
+
+
+def snapshot(shard: int) -> str:
+    """Real time with --on-worker-loss restart: worker ``shard``'s newest saved state."""
+    return f"snapshot-{shard}.npz"
 
 
 def shard_log(shard: int) -> str:
