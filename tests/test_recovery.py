@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 import time
 
 import psutil
@@ -139,6 +141,11 @@ def test_a_killed_realtime_worker_is_replaced_from_its_snapshot_and_relinked(sim
         final = read_jsonl(run.run_dir / f"shard-{k}.jsonl")[-1]
         assert final["links"]["1"]["received"] > 0 and final["link_gaps"] == 0
     assert not wait_gone(run.record_workers() | {killed})
+    gather = subprocess.run([sys.executable, "-m", "coordinator.logtools.gather", str(run.run_dir)],
+                            capture_output=True, text=True, timeout=60)
+    assert gather.returncode == 0, gather.stderr  # sim-gather names the recovery and its gap
+    assert f"recovered=shard 1 from {recovery['resumed_from_s']:.2f}s (gap {recovery['gap_s']:.2f}s)" \
+        in gather.stdout, gather.stdout
 
 
 def test_a_realtime_loss_past_max_restarts_ends_the_run_as_before(sim):

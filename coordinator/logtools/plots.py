@@ -60,6 +60,18 @@ def _time_axis(ax: Any, run: Run) -> None:
     ax.set_xlim(left=run.since if run.since is not None else 0.0)
 
 
+def _recoveries(ax: Any, run: Run, *, replays: bool = True) -> None:
+    """Mark each recovery on a sim-time axis: a real-time shard's lost span shaded, a
+    lock-step replay's starting point as a line (``replays``)."""
+    for r in run.info.recoveries:
+        if r.gap_s is not None:
+            ax.axvspan(r.resumed_from_s, r.resumed_from_s + r.gap_s, color="tab:red", alpha=0.15,
+                       label=f"shard {r.shard} lost {r.gap_s:.2g} s (replaced)")
+        elif replays:
+            ax.axvline(r.resumed_from_s, color="tab:red", linestyle="-.",
+                       label=f"shard {r.shard} lost: replayed from {r.resumed_from_s:g} s")
+
+
 def _no_data(ax: Any, what: str) -> None:
     ax.text(0.5, 0.5, f"no {what} in this run", ha="center", va="center",
             transform=ax.transAxes, color="grey")
@@ -74,6 +86,7 @@ def _fps(run: Run, stem: str, path: Path) -> None:
     if run.info.fps_target is not None:
         ax.axhline(run.info.fps_target, color="grey", linestyle=":",
                    label=f"target {run.info.fps_target:g} fps")
+    _recoveries(ax, run)
     if not any(run.shard_lines.values()):
         _no_data(ax, "shard lines")
     ax.set(title=f"FPS per shard — {stem}", ylabel="frames completed per second (fps)")
@@ -130,11 +143,12 @@ def _order(run: Run, stem: str, path: Path) -> None:
     if run.time_to_sync_s is not None:
         ax.axvline(run.time_to_sync_s, color="tab:red", linestyle="--",
                    label=f"T_R = {run.time_to_sync_s:.2f} s")
+    _recoveries(ax, run, replays=False)  # R's axis is the run's time: real time only
     ax.set(title=f"Kuramoto order parameter R(t) — {stem}",
            ylabel="order parameter R (0 = incoherent, 1 = in sync)", ylim=(0, 1.05))
     _time_axis(ax, run)
     ax.grid(alpha=0.3)
-    _legend(ax, 1)
+    _legend(ax, 1 + len(run.info.recoveries))
     fig.savefig(path)
 
 
@@ -165,7 +179,7 @@ def _histogram(run: Run, stem: str, path: Path) -> None:
     ax.set(title=f"Flash lateness, merged over the run — {stem}",
            xlabel="flash lateness (ms, log scale)", ylabel="flashes per 1/16 octave")
     ax.grid(alpha=0.3)
-    _legend(ax, 1)
+    _legend(ax, 1 + len(run.info.recoveries))
     fig.savefig(path)
 
 

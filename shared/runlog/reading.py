@@ -38,6 +38,32 @@ class NotARunError(RunLogError):
 
 
 @dataclass(frozen=True)
+class Recovered:
+    """A shard lost and taken over again (summary.json's ``recoveries``): in lock-step
+    the run went back to ``resumed_from_s``; in real time the shard lost the simulated
+    seconds ``resumed_from_s`` .. ``resumed_from_s + gap_s``."""
+
+    shard: int
+    resumed_from_s: float
+    gap_s: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"shard": self.shard, "resumed_from_s": self.resumed_from_s, "gap_s": self.gap_s}
+
+
+def _recoveries(value: Any, path: Path, warnings: list[str]) -> tuple[Recovered, ...]:
+    out = []
+    for entry in value if isinstance(value, list) else [value]:
+        try:
+            gap = entry.get("gap_s")
+            out.append(Recovered(int(entry["shard"]), float(entry["resumed_from_s"]),
+                                 None if gap is None else float(gap)))
+        except (AttributeError, KeyError, TypeError, ValueError):
+            warnings.append(f"{path / SUMMARY_JSON}: a recoveries entry is not one: {entry!r:.80}")
+    return tuple(out)
+
+
+@dataclass(frozen=True)
 class RunInfo:
     """What ``run.json`` says about a run (None where it does not say)."""
 
@@ -51,6 +77,8 @@ class RunInfo:
     fps_target: float | None
     shards: Mapping[int, int | None]  # shard -> cells
     exit: str | None = None  # from summary.json
+    # from summary.json: each lost shard the run recovered (--on-worker-loss restart)
+    recoveries: tuple[Recovered, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +86,7 @@ class RunInfo:
             "grid": list(self.grid) if self.grid else None, "period_s": self.period,
             "limit": self.limit, "seed": self.seed, "fps_target": self.fps_target,
             "shards": sorted(self.shards), "exit": self.exit,
+            "recoveries": [r.as_dict() for r in self.recoveries],
         }
 
 
@@ -133,6 +162,8 @@ def read_run(path: str | Path) -> Run:
     summary = _read_summary(path, warnings)
     if summary is not None and isinstance(summary.get("exit"), str):
         info = replace(info, exit=summary["exit"])
+    if summary is not None and "recoveries" in summary:
+        info = replace(info, recoveries=_recoveries(summary["recoveries"], path, warnings))
     shard_lines: dict[int, list[ShardLine]] = {}
     for shard in info.shards:
         file = path / shard_log(shard)

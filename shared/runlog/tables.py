@@ -43,6 +43,9 @@ def heading(info: RunInfo) -> str:
              f"period={show(info.period)}{'' if info.period is None else 's'}",
              f"limit={'none' if info.limit is None else info.limit}",
              f"seed={show(info.seed)}", f"exit={show(info.exit)}"]
+    for r in info.recoveries:  # a lost shard taken over again: where, and what it cost
+        gap = "replayed" if r.gap_s is None else f"gap {r.gap_s:.2f}s"
+        parts.append(f"recovered=shard {r.shard} from {r.resumed_from_s:.2f}s ({gap})")
     return f"{info.name}  " + " ".join(parts)
 
 
