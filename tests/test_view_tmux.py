@@ -154,10 +154,6 @@ def test_the_grid_is_always_visible_and_fills_the_terminal(tmp_path: Path, term:
 
 def test_p_shows_the_phase_view_in_a_real_run(tmp_path: Path) -> None:
     """Workers sample phases for the view; 'p' shows them on the hue wheel."""
-    runner = (ROOT / "worker" / "runner.py").read_text()
-    if "phase_sampler" not in runner:
-        pytest.skip("worker/runner.py does not hand phase_sampler(config, agents) to its "
-                    "FrameLoop yet (docs/view.md, 'Phase data path')")
     palette = PALETTES[256]
     tmux = Tmux(tmp_path, run_command(tmp_path, "xterm-256color", "--init", "random"))
     try:
