@@ -98,10 +98,11 @@ def run(
                                        help="with --listen: seconds to wait for every worker to join"),
     on_worker_loss: str = typer.Option(
         DEFAULTS["on_worker_loss"], "--on-worker-loss", metavar="MODE",
-        help="abort: a lost worker ends the run (exit 3); restart (lock-step): every shard "
-             "goes back to the last checkpoint, a new worker takes the lost shard, and the "
-             "run replays to the same end (checkpoints every 5 simulated s unless "
-             "--checkpoint-every says otherwise)"),
+        help="abort: a lost worker ends the run (exit 3); restart: a new worker takes the "
+             "lost shard (lock-step: every shard goes back to the last checkpoint, every 5 "
+             "simulated s unless --checkpoint-every says otherwise, and the run replays to "
+             "the same end; real time: from the shard's last snapshot, taken every second, "
+             "while the others run on)"),
     max_restarts: int = typer.Option(DEFAULTS["max_restarts"], "--max-restarts",
                                      help="with restart: restarts per shard; one more loss aborts"),
     limit: Optional[int] = typer.Option(DEFAULTS["limit"],

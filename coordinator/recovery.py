@@ -7,8 +7,10 @@ stops, the newest checkpoint every shard saved is merged (or, when there is none
 the run starts again from its initial state), and a new *generation* of workers
 resumes from it and replays to the end. Lock-step is deterministic, so the replayed
 windows are the ones the lost run computed, and the final hashes are those of a run
-with no loss (tests/test_recovery.py). A shard lost more than ``--max-restarts`` times
-ends the run as ``abort`` does.
+with no loss. A real-time run instead gives the lost shard a new worker that starts
+from the shard's last snapshot while the others run on (``replacement``). A shard lost
+more than ``--max-restarts`` times ends the run as ``abort`` does (docs/recovery.md,
+tests/test_recovery.py).
 
 :class:`Recoveries` keeps the count per shard and the :class:`Recovery` records the
 summary lists. Not here: noticing a loss (``departures``, ``liveness``), or running a
@@ -29,9 +31,10 @@ ON_LOSS = (ABORT, RESTART)
 
 @dataclass(frozen=True)
 class Recovery:
-    """Shard ``shard`` lost (``reason``) at sim time ``lost_at_s``; the run went back to
-    ``resumed_from_s`` (the checkpoint) and was running again ``recovery_s`` seconds
-    (wall) after the loss was noticed."""
+    """Shard ``shard`` lost (``reason``) at sim time ``lost_at_s``; it went back to
+    ``resumed_from_s`` (lock-step: the checkpoint, for every shard; real time: the
+    shard's snapshot, losing ``gap_s`` simulated seconds) and ran again ``recovery_s``
+    seconds (wall) after the loss was noticed."""
 
     shard: int
     reason: str
