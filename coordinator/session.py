@@ -32,6 +32,7 @@ import signal
 import sys
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Iterator, Sequence
 
@@ -102,7 +103,7 @@ class Session:
         self.error: str | None = None
         self.liveness = Liveness(config.workers)
         self._own_stall = 0.0  # the longest gap between two turns of the run loop, seconds
-        self.lines = IntervalLines(config, self._status)
+        self.lines = IntervalLines(config, partial(self.console.out, status=True))
         self._t0: float | None = None  # the first start barrier's time: run time 0
         # --resume: the checkpoint this run continues (checked by the config already)
         self._resumed: Checkpoint | None = (config.resume_checkpoint()
@@ -111,9 +112,6 @@ class Session:
         self.recoveries = Recoveries(config.on_worker_loss, config.max_restarts)
         self._restarting: tuple[dict[int, Loss], float, float] | None = None  # lost, when, from
         self._loss_noticed = 0.0  # lock-step: when the run loop saw the loss
-
-    def _status(self, line: str) -> None:
-        self.console.out(line, status=True)
 
     def request_stop(self, reason: str) -> None:
         if self.stop.request(reason) and reason in ("interrupted", "terminated"):
@@ -124,12 +122,13 @@ class Session:
         cfg = self.config
         run_dir = create_run_dir(cfg.log_dir, cfg.seed)
         self.console.out(f"run directory: {run_dir}")
-        if cfg.clock == "lockstep":
-            self._lockstep = LockstepFiles(run_dir, cfg, self._resumed)
         started = time.monotonic()
         grid = Grid(*cfg.grid)
         shards = partition(grid, cfg.workers)
         view = self._live_view(shards) if self.live_view else None
+        cfg = self.config  # with the view's phase lattice: every generation's workers get it
+        if cfg.clock == "lockstep":
+            self._lockstep = LockstepFiles(run_dir, cfg, self._resumed)
         aggregator = self._aggregator(view)
         receivers: list[Receiver] = []  # their rejects go in the summary
         earlier: list[dict[str, Any]] = []  # the summaries of generations rolled back
@@ -196,7 +195,8 @@ class Session:
         self.lost.clear()
         self.stop = StopRequest()
         self.liveness = Liveness(self.config.workers)
-        self.lines = IntervalLines(self.config, self._status, since=self.lines.t, sim_since=t)
+        self.lines = IntervalLines(self.config, partial(self.console.out, status=True),
+                                   since=self.lines.t, sim_since=t)
         return True
 
     async def _launch_and_run(self, stack: contextlib.AsyncExitStack, records: RunRecords,
