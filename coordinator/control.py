@@ -88,6 +88,10 @@ class ControlChannel(Receiver):
         self.identities.pop(shard, None)
         self.byes.discard(shard)
 
+    def sender(self, shard: int) -> str:
+        """The authenticated sender ``shard``'s messages must show ("" when unknown)."""
+        return "" if self._security is None else self._security.sender(shard) or ""
+
     def public_key(self, shard: int) -> str:
         """Worker ``shard``'s CurveZMQ public key, for ``peers`` ("" on ipc)."""
         return "" if self._security is None else self._security.public_key(shard)

@@ -74,7 +74,8 @@ class Replacement:
                                       for s in sorted(self._inboxes)])
             for s in self._inboxes:
                 if s != k:
-                    channel.send(s, "peer_update", k, endpoint, channel.public_key(k))
+                    channel.send(s, "peer_update", k, endpoint, channel.public_key(k),
+                                 channel.sender(k))
             await self._next(events, "links_ready", deadline)
             channel.send(k, "start", self._t0)
         finally:

@@ -58,7 +58,8 @@ SCHEMAS: dict[str, tuple[tuple[str, tuple[type, ...]], ...]] = {
     "start": (("t0", _NUM),),
     "stop": (("reason", _STR),),
     "heartbeat": (("t", _NUM),),
-    "peer_update": (("shard", _INT), ("endpoint", _STR), ("key", _STR)),  # a replacement's inbox
+    # a replacement's inbox, its curve key ("" on ipc), the sender its messages must show
+    "peer_update": (("shard", _INT), ("endpoint", _STR), ("key", _STR), ("sender", _STR)),
     # worker -> coordinator, telemetry socket
     "frame": (("shard", _INT), ("frame", _INT), ("t", _NUM), ("zre", _NUM), ("zim", _NUM),
               ("n", _INT), ("flashed", _BYTES)),

@@ -20,7 +20,7 @@ EXAMPLES = {
     "quota_request": (0, 1, 1, 5, 2, 3, 2), "quota_grant": (0, 2, 1, 5, 3, 1, 3.0), "quota_return": (0, 1, 2),
     "phases": (0, 3, 0.1, b"\x00\x7f"),
     "clock_ping": (-1, 12.5), "clock_pong": (12.5, 99.25),
-    "peer_update": (2, "tcp://10.0.0.7:4100", ""),
+    "peer_update": (2, "tcp://10.0.0.7:4100", "", "ipc:1:1:4242"),
     "join": ("1.0", -1, "k" * 40, "10.0.0.7", "node7", "little"),
     "join_ok": (2, "tok", "tcp://10.0.0.5:4001", "tcp://10.0.0.5:4002"),
     "join_refused": ("the run has started",),

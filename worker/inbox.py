@@ -89,6 +89,7 @@ class EdgeInbox:
         self.max_message = limits.edge_batch_bytes(max(map(len, layout.incoming.values()), default=0))
         self.hellos: set[int] = set()
         self.senders: dict[int, str] = {}  # shard -> its authenticated sender (shared.senders)
+        self._early_hellos: dict[int, set[str]] = {}  # second hellos' senders, by shard
         self._expected: dict[int, str] = {}
         self.all_hellos: asyncio.Future[None] = loop.create_future()
         self._recv_seq: dict[int, int] = {s: 0 for s in layout.neighbour_shards}
@@ -135,9 +136,21 @@ class EdgeInbox:
             raise protocol.ProtocolError(f"hello from unexpected shard {shard} or run")
         sender = self.reader.sender
         bound = self._expected.get(shard, self.senders.get(shard, sender))
+        if shard in self.hellos and (shard not in self._expected
+                                     or hmac.compare_digest(sender, bound)):
+            # A second hello: refused, but kept. If the coordinator then says that shard's
+            # worker was replaced (peer_update), it was the replacement's, a moment ahead:
+            # forget() binds it (coordinator/replacement.py). Otherwise it never counts.
+            self._early_hellos.setdefault(shard, set()).add(sender)
+            raise protocol.ProtocolError(f"a second hello for shard {shard} (from "
+                                         f"{sender or 'an unauthenticated peer'}), kept until "
+                                         f"that shard's worker is replaced")
         if not hmac.compare_digest(sender, bound):
             raise protocol.ProtocolError(f"hello for shard {shard} from {sender or 'an unauthenticated peer'}, "
                                          f"not from that shard's worker")
+        self._bind(shard, sender)
+
+    def _bind(self, shard: int, sender: str) -> None:
         self.senders[shard] = sender
         self.hellos.add(shard)
         if len(self.hellos) == len(self._recv_seq) and not self.all_hellos.done():
@@ -240,14 +253,23 @@ class EdgeInbox:
                         trace(t, cell, local_cells[j], "edge")
                 deliver(t + delay, local, cell, signal)  # type: ignore[misc]
 
-    def forget(self, shard: int) -> None:
-        """Neighbour ``shard`` has a new worker: its next hello binds its sender (ipc: a
-        new pid) and its batches are numbered from 1 again."""
+    def forget(self, shard: int, sender: str = "") -> None:
+        """Neighbour ``shard`` has a new worker whose messages show ``sender`` (as the
+        coordinator vouches; "" when it does not know): only a hello from it binds, and
+        its batches are numbered from 1 again."""
         if shard not in self._recv_seq:
             raise ValueError(f"shard {shard} is not a neighbour of shard {self.shard}")
         self.senders.pop(shard, None)
         self.hellos.discard(shard)
         self._recv_seq[shard] = 0
+        if sender:
+            self._expected[shard] = sender
+        early = self._early_hellos.pop(shard, set())
+        expected = self._expected.get(shard)
+        if expected is not None and expected in early:  # its hello came before our word
+            self._bind(shard, expected)
+        elif expected is None and len(early) == 1:
+            self._bind(shard, early.pop())
 
     def _handshake_refused(self) -> None:
         self.counters.handshakes_refused += 1

@@ -47,7 +47,6 @@ from shared.lockstep_clock import LockstepClock
 from shared.curve import KeyRing, client, guarding, server
 from shared.grid import Grid
 from shared.model import INIT_FILE, initial_phases, load_phases
-from shared.quota import Request, Return
 from shared.runlog import schema
 from shared.senders import curve_identity
 from shared.shard_config import ShardConfig, ShardConfigError
@@ -124,9 +123,6 @@ class Worker:
             log.warning("control queue full: %s not sent", kind)
         self.control_reader.kick()
 
-    def _send_quota(self, message: Request | Return) -> None:
-        self._send(message.KIND, *message.wire())
-
     def _on_control(self, frames: list[bytes]) -> None:
         try:
             if len(frames) != 1:
@@ -171,14 +167,17 @@ class Worker:
             raise RuntimeError(f"expected {kind!r} from the coordinator, got {got!r}")
         return fields
 
-    def _relink(self, shard: int, endpoint: str, key: str) -> None:
-        """Neighbour ``shard``'s worker was replaced: link to its new inbox."""
+    def _relink(self, shard: int, endpoint: str, key: str, sender: str) -> None:
+        """Shard ``shard``'s worker was replaced: link to its new inbox if it is ours."""
         if self.outbox is None or self.edge_inbox is None or shard not in self.outbox.peers:
-            self.metrics.counters.malformed_rejected += 1
-            log.warning("dropped a peer_update for shard %s, not a linked neighbour", shard)
             return
-        self.edge_inbox.forget(shard)
-        self.outbox.relink(shard, endpoint, key)
+        try:
+            self.outbox.relink(shard, endpoint, key)
+        except (ValueError, zmq.ZMQError) as exc:
+            self.metrics.counters.malformed_rejected += 1
+            log.warning("dropped a peer_update for shard %s: %s", shard, exc)
+            return
+        self.edge_inbox.forget(shard, sender)
 
     def request_stop(self, reason: str) -> None:
         if not self.stop_event.is_set():
@@ -241,9 +240,9 @@ class Worker:
             trace = files.log(schema.quota_trace(k)) if config.trace_quota else None
             # Lock-step agents hold a slot only while they act (ended promptly): a
             # lapsed lease has no waiting step to preempt there (docs/lockstep.md).
-            self.quota = ShardQuota(k, send=self._send_quota, lease_s=config.lease_s,
-                                    preempt=(lambda n: 0) if config.lockstep else clock.preempt,
-                                    trace=trace)
+            self.quota = ShardQuota(k, send=lambda m: self._send(m.KIND, *m.wire()),
+                                    lease_s=config.lease_s, trace=trace,
+                                    preempt=(lambda n: 0) if config.lockstep else clock.preempt)
             self.quota.start()  # the first request goes out before any agent starts
         creds = self.opts.credentials
         self.outbox = EdgeOutbox(self.ctx, self.loop, layout, self.opts.token, self.metrics,
