@@ -19,6 +19,7 @@ Not here: deciding to replace (``session``), the worker's side (``worker.runner`
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -36,6 +37,8 @@ from .recovery import Recoveries, Recovery
 from .security import RunSecurity
 
 __all__ = ["Replacement", "ReplacementFailed", "Replacements", "snapshot_time"]
+
+log = logging.getLogger(__name__)
 
 
 class ReplacementFailed(RuntimeError):
@@ -166,8 +169,10 @@ class Replacements:
             replacement = self._make(k, self._made)
             try:
                 await replacement.run()
-            except ReplacementFailed as exc:
+            except Exception as exc:  # ReplacementFailed, or a socket or spawn error
                 replacement.kill()
+                if not isinstance(exc, ReplacementFailed):
+                    log.exception("replacing worker %d failed", k)
                 self._out(f"worker {k} could not be replaced: {exc}")
                 return  # still lost: the next check tries again while restarts are left
             recovery_s = time.monotonic() - noticed
