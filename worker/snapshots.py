@@ -14,6 +14,7 @@ keep their phases. Not here: lock-step checkpoints (exact, ``lockstep_files``).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,8 @@ from .agents import ShardAgents
 
 __all__ = ["Snapshot", "SnapshotLoop", "load_snapshot", "restore_agents", "resume_at",
            "save_snapshot"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -98,4 +101,7 @@ class SnapshotLoop:
             try:
                 await asyncio.wait_for(stop.wait(), self.every)
             except asyncio.TimeoutError:
-                self.save(self.clock.now())
+                try:
+                    self.save(self.clock.now())
+                except OSError as exc:  # a full disk: the previous snapshot stays
+                    log.warning("snapshot not saved: %s", exc)
