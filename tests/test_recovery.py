@@ -132,7 +132,7 @@ def test_a_killed_realtime_worker_is_replaced_from_its_snapshot_and_relinked(sim
     assert len(marks) == 1 and lines[marks[0]]["resumed_from_s"] == pytest.approx(
         recovery["resumed_from_s"])
     after = lines[marks[0]:]
-    assert lines[-1]["final"] and lines[-1]["t"] == pytest.approx(10.0, abs=0.5)
+    assert lines[-1]["final"] and lines[-1]["t"] >= 9.5  # the replacement ran to the end
     assert sum(l["counters"]["flashes"] for l in after) > 0  # its agents run again
     # the edge links re-formed both ways: the replacement hears its neighbours...
     assert sum(l["counters"]["edge_flashes_received"] for l in after) > 0
