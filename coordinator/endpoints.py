@@ -28,6 +28,8 @@ import stat
 import tempfile
 from pathlib import Path
 
+from shared.address import tcp_endpoint
+
 __all__ = ["Endpoints", "TRANSPORTS", "PID_FILE", "PREFIX", "remove_stale_folders", "stale_folders"]
 
 log = logging.getLogger(__name__)
@@ -47,7 +49,7 @@ class Endpoints:
         if transport not in TRANSPORTS:
             raise ValueError(f"transport {transport!r}: must be one of {', '.join(TRANSPORTS)}")
         self.transport = transport
-        self.host = f"[{host}]" if ":" in host else host
+        self.host = host
         remove_stale_folders(temp_dir)
         self.folder = tempfile.mkdtemp(prefix=PREFIX, dir=temp_dir)  # mode 0700, atomically
         atexit.register(self.close)  # unregistered by close
@@ -66,7 +68,7 @@ class Endpoints:
     def __call__(self, name: str) -> str:
         """The endpoint to bind socket ``name`` on."""
         if self.transport == "tcp":
-            return f"tcp://{self.host}:*"
+            return tcp_endpoint(self.host, "*")
         return f"ipc://{self.folder}/{name}.sock"
 
     def edge_inbox(self, shard: int) -> str:

@@ -26,9 +26,7 @@ Not here: the barrier that waits for the hellos (``barrier``), the worker's side
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
-import re
 import sys
 import time
 from dataclasses import dataclass
@@ -38,26 +36,15 @@ import msgpack
 import zmq
 
 from shared import limits, protocol
+from shared.address import valid_host
 from shared.zmqio import send_nowait
 
 from .receiver import Receiver
 from .security import RunSecurity
 
-__all__ = ["JoinDesk", "Joined", "valid_host"]
+__all__ = ["JoinDesk", "Joined"]
 
 log = logging.getLogger(__name__)
-
-_HOST_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
-
-
-def valid_host(text: str) -> bool:
-    """An IP address or a DNS host name (what ``--advertise`` may be)."""
-    try:
-        ipaddress.ip_address(text)
-        return True
-    except ValueError:
-        return bool(_HOST_NAME.match(text))
-
 
 @dataclass(frozen=True)
 class Joined:

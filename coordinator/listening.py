@@ -18,6 +18,8 @@ import ipaddress
 import math
 from dataclasses import dataclass
 
+from shared.address import split_address, tcp_endpoint
+
 __all__ = ["SPAWN_LOCAL", "SPAWN_NONE", "Listen", "parse_listen", "spawned_workers",
            "host_problems"]
 
@@ -35,19 +37,18 @@ class Listen:
 
     @property
     def endpoint(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"tcp://{host}:{self.port}"
+        return tcp_endpoint(self.host, self.port)
 
     def __str__(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        return self.endpoint.removeprefix("tcp://")
 
 
 def parse_listen(text: str) -> Listen:
     """``HOST:PORT`` (``[v6]:PORT``); ValueError names what is wrong and the fix."""
-    host, sep, port = text.rpartition(":")
-    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"--listen {text!r}: give HOST:PORT, like 10.0.0.5:7000 (a port in 1..65535)")
+    try:
+        host, port = split_address(text)
+    except ValueError as exc:
+        raise ValueError(f"--listen {text!r}: {exc}") from None
     if host in _WILDCARDS:
         raise ValueError(f"--listen {text!r}: give the address workers reach this host at, "
                          f"not a wildcard (every socket of the run binds there)")
@@ -56,7 +57,7 @@ def parse_listen(text: str) -> Listen:
     except ValueError:
         raise ValueError(f"--listen {text!r}: HOST must be an IP address of this host "
                          f"(like 10.0.0.5)") from None
-    return Listen(host, int(port))
+    return Listen(host, port)
 
 
 def spawned_workers(spawn: str, workers: int) -> int:

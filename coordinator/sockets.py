@@ -17,6 +17,7 @@ from typing import Any, Callable
 import zmq
 
 from shared import protocol
+from shared.address import tcp_endpoint
 from shared.grid import Grid
 from shared.keyfiles import load_coordinator_keys
 from shared.partition import partition
@@ -60,7 +61,7 @@ class RunSockets:
     def inbox(self, shard: int) -> str:
         """Where shard ``shard``'s edge inbox binds: a joined worker's on its own host."""
         if self.joins is not None and shard in self.joins.joined:
-            return f"tcp://{self.joins.joined[shard].advertise}:*"
+            return tcp_endpoint(self.joins.joined[shard].advertise, "*")
         return self.endpoints.edge_inbox(shard)
 
     def replacement_inbox(self, shard: int, n: int) -> str:

@@ -25,6 +25,7 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from shared import protocol
+from shared.address import tcp_endpoint
 from shared.clock_sync import Offset, OffsetEstimator
 from shared.credentials import Credentials
 from shared.curve import Keypair, client
@@ -79,7 +80,7 @@ def join(request: JoinRequest) -> Joined:
     """Take a shard of the run at ``request.host:port``; raises :class:`JoinRefused`."""
     keypair = Keypair.generate()  # ours alone: the secret never leaves this process
     advertise = request.advertise or route_source(request.host, request.port)
-    address = f"tcp://{_bracketed(request.host)}:{request.port}"
+    address = tcp_endpoint(request.host, request.port)
     ctx = zmq.Context()
     sock = make_socket(ctx, zmq.DEALER, secure=client(request.keys.client, request.keys.server_public))
     monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH
@@ -148,6 +149,3 @@ def _answer(sock: zmq.Socket, monitor: zmq.Socket, deadline: float,
                 raise JoinRefused(f"{address} sent a message we cannot read ({exc}): is it "
                                   f"the same version of sim-coordinator?") from None
 
-
-def _bracketed(host: str) -> str:
-    return f"[{host}]" if ":" in host else host

@@ -21,6 +21,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from shared.address import split_address
 from shared.lifeline import die_with_parent
 from shared.loops import DEFAULT_LOOP, LOOPS
 
@@ -69,6 +70,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             args.join_host, args.join_port = split_address(args.join)
         except ValueError as exc:
             parser.error(f"--join {args.join!r}: {exc}")
+        if not args.join_host:
+            parser.error(f"--join {args.join!r}: give the coordinator's host before the port")
         if args.shard is not None and args.shard < 0:
             parser.error(f"--shard {args.shard}: must be >= 0")
         if not args.join_timeout > 0:
@@ -80,15 +83,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         if args.key_file or args.advertise:
             parser.error("--key-file and --advertise go with --join")
     return args
-
-
-def split_address(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[v6]:PORT`` for IPv6) as (host, port); ValueError says why not."""
-    host, sep, port = text.rpartition(":")
-    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError("give HOST:PORT, a host and a port in 1..65535 (like 10.0.0.5:7000)")
-    return host, int(port)
 
 
 def main(argv: list[str] | None = None) -> int:
